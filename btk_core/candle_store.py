@@ -1,0 +1,310 @@
+"""The per-run candle store: aligned block reads with paging and retries, contract
+checks, defect exclusion, the visibility rule and the average price (SPEC §2.5–§2.9).
+
+One store serves one run (a backtest, a portfolio run, a walker's backtest, a
+live run) on one exchange. Blocks that ended before ``now`` are loaded once and
+kept as read-only numpy columns; the block containing ``now`` is reloaded when
+``now`` has moved. For every closed 1m block the average price of each of its
+minutes is precomputed in one vectorised pass, in the exact left-to-right
+summation order of §2.9, so the hot path reads it with an index.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Callable
+
+import numpy as np
+
+from . import clock
+from .candles import Candles, Columns, ContractError, checked_columns, empty_columns, freeze
+from .errors import AveragePriceError, CandleDefectError, CandleFetchError
+from .events import emit_error
+from .guard import call_user
+from .intervals import CANDLE_INTERVAL_MS, MINUTE_MS
+from .schemas import ExchangeSchema
+
+log = logging.getLogger("btk")
+
+
+class Block:
+    """Validated candles of one aligned block ``[start, start + size*I)``."""
+
+    __slots__ = ("start", "cols", "complete", "final", "loaded_at", "vwap_table")
+
+    def __init__(self, start: int, cols: Columns, complete: bool, final: bool, loaded_at: int) -> None:
+        self.start = start
+        self.cols = cols
+        self.complete = complete      # every slot present: index = (t - start) // I
+        self.final = final            # ended before it was loaded: never reloaded
+        self.loaded_at = loaded_at
+        self.vwap_table: tuple[np.ndarray, np.ndarray] | None = None
+
+    def index(self, t: int, interval_ms: int) -> int:
+        """Index of the first candle with ``timestamp >= t`` (t inside the block's span)."""
+        if self.complete:
+            return (t - self.start) // interval_ms
+        return int(self.cols[0].searchsorted(t))
+
+
+def find_defects(cols: Columns, *, factor: int, min_for_median: int) -> np.ndarray:
+    """Array of reasons (``""`` = fine) for every candle of a block (SPEC §2.7 B)."""
+    _, o, h, l, c, v = cols
+    n = len(o)
+    reasons = np.full(n, "", dtype=object)
+    if n == 0:
+        return reasons
+    prices = np.concatenate((o, h, l, c))
+    usable = prices[np.isfinite(prices) & (prices > 0)]
+    ref: float | None
+    if usable.size == 0:
+        ref = None
+    elif n >= min_for_median:
+        ref = float(np.sort(usable)[usable.size // 2])
+    else:
+        ref = math.fsum(usable.tolist()) / usable.size
+    with np.errstate(invalid="ignore"):
+        rules = [
+            (~(np.isfinite(o) & np.isfinite(h) & np.isfinite(l) & np.isfinite(c) & np.isfinite(v)),
+             "non-finite value"),
+            ((o <= 0) | (h <= 0) | (l <= 0) | (c <= 0), "price <= 0"),
+            (v < 0, "volume < 0"),
+            (h < np.maximum(o, c), "high < max(open, close)"),
+            (l > np.minimum(o, c), "low > min(open, close)"),
+        ]
+        if ref is None:
+            rules.append((np.ones(n, dtype=bool), "no valid price in block"))
+        else:
+            floor = ref / factor
+            rules.append(((o < floor) | (h < floor) | (l < floor) | (c < floor),
+                          f"price anomaly (< {floor!r})"))
+    for mask, reason in reversed(rules):  # the first rule that matches wins
+        reasons[mask] = reason
+    return reasons
+
+
+def vwap_table(cols: Columns, grid_start: int, count: int, n_avg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Average price at ``a = grid_start + (j + n_avg) * 1m`` for ``j < count``, and the candle count used.
+
+    Missing minutes contribute exact zeros, so each N-term left-to-right sum equals
+    the plain sum over the candles present (SPEC §2.9). ``NaN`` where no candle exists.
+    """
+    ts, _, h, l, c, v = cols
+    size = count + n_avg - 1
+    pos = (ts - grid_start) // MINUTE_MS
+    tv = np.zeros(size)
+    vol = np.zeros(size)
+    close = np.zeros(size)
+    present = np.zeros(size, dtype=np.int64)
+    tv[pos] = ((h + l) + c) / 3 * v
+    vol[pos] = v
+    close[pos] = c
+    present[pos] = 1
+    num, den, csum, cnt = tv[:count].copy(), vol[:count].copy(), close[:count].copy(), present[:count].copy()
+    for i in range(1, n_avg):
+        num += tv[i:i + count]
+        den += vol[i:i + count]
+        csum += close[i:i + count]
+        cnt += present[i:i + count]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        price = np.where(den != 0, num / np.where(den != 0, den, 1.0), csum / np.maximum(cnt, 1))
+    price[cnt == 0] = np.nan
+    return price, cnt
+
+
+class CandleStore:
+    """Candle access for one run on one exchange."""
+
+    def __init__(self, exchange: ExchangeSchema, cfg, now: Callable[[], int] = clock.now) -> None:
+        self.exchange = exchange
+        self.cfg = cfg
+        self.block_size: int = cfg.CC_CANDLE_BLOCK_SIZE
+        self.n_avg: int = cfg.CC_AVG_PRICE_CANDLES_COUNT
+        self._now = now
+        self._blocks: dict[tuple[str, str, int], Block] = {}
+        self._reported_defects: set[tuple[str, str, int]] = set()
+
+    # ---- blocks -------------------------------------------------------------------
+    def block(self, symbol: str, interval: str, k: int) -> Block:
+        """Block ``k`` of ``(symbol, interval)``; loads it if needed (raises ``CandleFetchError``)."""
+        blk = self._blocks.get((symbol, interval, k))
+        if blk is not None and (blk.final or blk.loaded_at == self._now()):
+            return blk
+        return self._load(symbol, interval, k)
+
+    def _load(self, symbol: str, interval: str, k: int) -> Block:
+        interval_ms = CANDLE_INTERVAL_MS[interval]
+        size = self.block_size
+        start = k * size * interval_ms
+        end = start + size * interval_ms
+        now = self._now()
+        final = end <= now
+        limit = size if final else max(0, (now - start) // interval_ms)
+        if limit == 0:
+            blk = Block(start, empty_columns(), False, False, now)
+        else:
+            cols = self._read_block(symbol, interval, interval_ms, start, end, limit)
+            freeze(*cols)
+            blk = Block(start, cols, len(cols[0]) == size, final, now)
+            on_data = self.exchange.callbacks.get("on_candle_data")
+            if on_data is not None:
+                call_user(on_data, symbol, interval, start, limit, Candles.view(cols, 0, len(cols[0])),
+                          where="on_candle_data", symbol=symbol)
+        self._blocks[(symbol, interval, k)] = blk
+        return blk
+
+    def _read_block(self, symbol: str, interval: str, interval_ms: int, start: int, end: int,
+                    limit: int) -> Columns:
+        """One block through up to ``max(1, retry count)`` attempts (SPEC §2.6, §2.7)."""
+        attempts = max(1, self.cfg.CC_GET_CANDLES_RETRY_COUNT)
+        failure = ""
+        for attempt in range(1, attempts + 1):
+            try:
+                cols = self._fetch_pages(symbol, interval, interval_ms, start, end, limit)
+            except ContractError as exc:
+                failure, cause = f"broke the contract: {exc}", None
+            except Exception as exc:  # the user's source raised
+                failure, cause = f"raised {type(exc).__name__}: {exc}", exc
+            else:
+                reasons = find_defects(cols, factor=self.cfg.CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR,
+                                       min_for_median=self.cfg.CC_GET_CANDLES_MIN_CANDLES_FOR_MEDIAN)
+                bad = reasons != ""
+                if not bad.any():
+                    return cols
+                if attempt == attempts:
+                    return self._exclude(symbol, interval, cols, reasons, bad)
+                failure, cause = f"returned {int(bad.sum())} defective candle(s)", None
+            if attempt < attempts:
+                log.warning("get_candles attempt %d/%d failed for %s %s %s since=%d: %s",
+                            attempt, attempts, self.exchange.exchange_name, symbol, interval, start, failure)
+                clock.pause(self.cfg.CC_GET_CANDLES_RETRY_DELAY_MS / 1000)
+        err = CandleFetchError(
+            f"get_candles failed for exchange={self.exchange.exchange_name} symbol={symbol} "
+            f"interval={interval} since={start} limit={limit}: {failure}")
+        if cause is not None:
+            err.__cause__ = cause
+        raise err
+
+    def _fetch_pages(self, symbol: str, interval: str, interval_ms: int, start: int, end: int,
+                     limit: int) -> Columns:
+        """Ask the source for the block, page after page, keeping only closable candles."""
+        keep_before = min(end, start + limit * interval_ms)
+        last_possible = keep_before - interval_ms
+        since, remaining = start, limit
+        parts: list[Columns] = []
+        while remaining > 0:
+            answer = self.exchange.get_candles(symbol, interval, since, remaining)
+            cols = checked_columns(answer, since=since, limit=remaining, interval_ms=interval_ms)
+            ts = cols[0]
+            n = int(ts.searchsorted(keep_before))
+            if n == 0:
+                break
+            if n < len(ts):
+                cols = tuple(c[:n] for c in cols)  # type: ignore[assignment]
+            parts.append(cols)
+            last = int(ts[n - 1])
+            if last >= last_possible:
+                break
+            since = last + interval_ms
+            remaining = (last_possible - since) // interval_ms + 1
+        if not parts:
+            return empty_columns()
+        if len(parts) == 1:
+            return tuple(np.array(c) for c in parts[0])  # type: ignore[return-value]
+        return tuple(np.concatenate(col) for col in zip(*parts))  # type: ignore[return-value]
+
+    def _exclude(self, symbol: str, interval: str, cols: Columns, reasons: np.ndarray,
+                 bad: np.ndarray) -> Columns:
+        ts = cols[0]
+        new = []
+        for t, reason in zip(ts[bad].tolist(), reasons[bad].tolist()):
+            key = (symbol, interval, t)
+            if key not in self._reported_defects:
+                self._reported_defects.add(key)
+                new.append((t, reason))
+        if new:
+            emit_error(CandleDefectError(
+                f"excluded {len(new)} defective candle(s) from exchange={self.exchange.exchange_name} "
+                f"symbol={symbol} interval={interval}: "
+                + ", ".join(f"{t} ({reason})" for t, reason in new[:10])
+                + (" ..." if len(new) > 10 else ""), tuple(new)))
+        good = ~bad
+        return tuple(c[good] for c in cols)  # type: ignore[return-value]
+
+    # ---- windows ------------------------------------------------------------------
+    def window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Columns:
+        """Columns of the candles with ``t_from <= timestamp < t_to`` (views when one block suffices)."""
+        if t_to <= t_from:
+            return empty_columns()
+        interval_ms = CANDLE_INTERVAL_MS[interval]
+        span = self.block_size * interval_ms
+        parts = []
+        for k in range(t_from // span, (t_to - 1) // span + 1):
+            blk = self.block(symbol, interval, k)
+            i0 = blk.index(max(t_from, blk.start), interval_ms)
+            i1 = blk.index(min(t_to, blk.start + span), interval_ms)
+            if i1 > i0:
+                parts.append(tuple(c[i0:i1] for c in blk.cols))
+        if not parts:
+            return empty_columns()
+        if len(parts) == 1:
+            return parts[0]  # type: ignore[return-value]
+        cols = tuple(np.concatenate(col) for col in zip(*parts))
+        freeze(*cols)
+        return cols  # type: ignore[return-value]
+
+    def last_closed(self, symbol: str, interval: str, limit: int, when: int) -> Candles:
+        """The last ``limit`` candles closed at ``when`` (SPEC §2.8)."""
+        interval_ms = CANDLE_INTERVAL_MS[interval]
+        a = when - when % interval_ms
+        t_from = a - limit * interval_ms
+        span = self.block_size * interval_ms
+        k = t_from // span
+        if k == (a - 1) // span:
+            blk = self.block(symbol, interval, k)
+            return Candles.view(blk.cols, blk.index(t_from, interval_ms), blk.index(a, interval_ms))
+        cols = self.window(symbol, interval, t_from, a)
+        return Candles.view(cols, 0, len(cols[0]))
+
+    # ---- average price -------------------------------------------------------------
+    def vwap(self, symbol: str, t: int) -> float:
+        """Average price at ``t`` from the last N closed 1m candles (SPEC §2.9)."""
+        a = t - t % MINUTE_MS
+        span = self.block_size * MINUTE_MS
+        blk = self.block(symbol, "1m", a // span)
+        table = blk.vwap_table if blk.final else None
+        if table is None and blk.final:
+            table = self._build_vwap_table(symbol, blk)
+        if table is None:
+            return self._vwap_direct(symbol, a)
+        j = (a - blk.start) // MINUTE_MS
+        value = float(table[0][j])
+        count = int(table[1][j])
+        if count < self.n_avg:
+            self._check_count(symbol, a, count)
+        return value
+
+    def _build_vwap_table(self, symbol: str, blk: Block) -> tuple[np.ndarray, np.ndarray] | None:
+        grid_start = blk.start - self.n_avg * MINUTE_MS
+        try:
+            cols = self.window(symbol, "1m", grid_start, blk.start + (self.block_size - 1) * MINUTE_MS)
+        except CandleFetchError:
+            return None  # an earlier block failed: compute minute by minute, which may not need it
+        blk.vwap_table = vwap_table(cols, grid_start, self.block_size, self.n_avg)
+        return blk.vwap_table
+
+    def _vwap_direct(self, symbol: str, a: int) -> float:
+        _, _, h, l, c, v = self.window(symbol, "1m", a - self.n_avg * MINUTE_MS, a)
+        count = len(c)
+        self._check_count(symbol, a, count)
+        num = den = csum = 0.0
+        for hi, lo, cl, vo in zip(h.tolist(), l.tolist(), c.tolist(), v.tolist()):
+            num += ((hi + lo) + cl) / 3 * vo
+            den += vo
+            csum += cl
+        return num / den if den != 0 else csum / count
+
+    def _check_count(self, symbol: str, a: int, count: int) -> None:
+        if count == 0:
+            raise AveragePriceError(f"no candles data for symbol={symbol}")
+        log.warning("average price for %s at %d uses %d of %d candles", symbol, a, count, self.n_avg)

@@ -1,0 +1,35 @@
+"""The only way the engine reads the wall clock or sleeps (SPEC §0.2, §17.2).
+
+Tests replace both with ``set_clock`` so that live loops, retries and frame
+clamping run on simulated time.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+
+def _system_now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def set_clock(now_ms: Callable[[], int] | None = None,
+              sleep: Callable[[float], None] | None = None) -> None:
+    """Install a clock (``now_ms() -> int``) and a sleeper (``sleep(seconds)``); ``None`` restores the system one."""
+    global _now, _sleep
+    _now = now_ms or _system_now_ms
+    _sleep = sleep or time.sleep
+
+
+_now: Callable[[], int] = _system_now_ms
+_sleep: Callable[[float], None] = time.sleep
+
+
+def now() -> int:
+    """Current time in ms according to the installed clock."""
+    return _now()
+
+
+def pause(seconds: float) -> None:
+    """Sleep through the installed sleeper."""
+    _sleep(seconds)

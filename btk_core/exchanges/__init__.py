@@ -1,0 +1,5 @@
+"""Built-in candle sources. Each registers itself with ``add_exchange`` like any user source."""
+from .files import add_files_exchange, write_candles
+from .synthetic import add_synthetic_exchange, synthetic_candles
+
+__all__ = ["add_files_exchange", "add_synthetic_exchange", "synthetic_candles", "write_candles"]

@@ -1,0 +1,80 @@
+"""Formatting helpers shared by messages and reports (SPEC §0.5).
+
+``None`` prints ``N/A`` everywhere, so every helper accepts it.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from datetime import datetime, timedelta, timezone
+
+NA = "N/A"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SAFE = re.compile(r"[A-Za-z0-9._-]+")
+_UNSAFE_CHAR = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def num(x: object) -> str:
+    """Shortest faithful text of a number: integral floats lose their ``.0``."""
+    if x is None:
+        return NA
+    if isinstance(x, float):
+        if math.isfinite(x) and x == int(x) and abs(x) < 1e16:
+            return str(int(x))
+        return repr(x)
+    return str(x)
+
+
+def pct(x: float | None) -> str:
+    """Signed percentage with two decimals: ``+1.23%`` / ``-0.50%`` / ``0.00%``."""
+    if x is None:
+        return NA
+    return f"+{x:.2f}%" if x > 0 else f"{x:.2f}%"
+
+
+def price(x: float | None) -> str:
+    """A price in the reports' currency notation."""
+    if x is None:
+        return NA
+    return f"{x:.8f} USD"
+
+
+def iso(ms: int | None) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` from integer milliseconds, exact to the millisecond."""
+    if ms is None:
+        return NA
+    dt = _EPOCH + timedelta(milliseconds=int(ms))
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def minutes(a: int | None, b: int | None) -> int | str:
+    """Whole minutes from ``a`` to ``b`` (floor)."""
+    if a is None or b is None:
+        return NA
+    return (b - a) // 60000
+
+
+def safe_name(s: str) -> str:
+    """A file-name-safe form of ``s``; unsafe names get a hash suffix so they stay distinct."""
+    if _SAFE.fullmatch(s) and s not in (".", ".."):
+        return s
+    cleaned = _UNSAFE_CHAR.sub("_", s).strip(".") or "_"
+    return f"{cleaned}-{hashlib.sha256(s.encode()).hexdigest()[:8]}"
+
+
+def to_datetime(ms: int) -> datetime:
+    """Aware UTC datetime of integer milliseconds (what user code receives as ``when``)."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def to_ms(value: object, field: str) -> int:
+    """Milliseconds from an aware/naive (read as UTC) datetime or an int; ``ValueError`` otherwise."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"{field} must be a datetime or int milliseconds, got {value!r}")

@@ -1,0 +1,130 @@
+"""Registration and lookup of schemas by name (SPEC §17.1).
+
+Names are unique per kind; lookups of unknown names raise ``UnknownNameError``
+naming the kind and the name, so a typo in a flow parameter fails loudly.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, TypeVar
+
+from .errors import DuplicateNameError, UnknownNameError
+from .schemas import (ExchangeSchema, FrameSchema, OptimizerSchema, RiskSchema, SizingSchema,
+                      StrategySchema, WalkerSchema)
+
+S = TypeVar("S")
+_KINDS = ("exchange", "strategy", "frame", "risk", "sizing", "walker", "optimizer")
+_lock = threading.Lock()
+_schemas: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
+
+
+def _register(kind: str, name: str, schema: S) -> S:
+    with _lock:
+        table = _schemas[kind]
+        if name in table:
+            raise DuplicateNameError(f"{kind} '{name}' already exists")
+        table[name] = schema
+    return schema
+
+
+def lookup(kind: str, name: str) -> Any:
+    """The registered schema of ``kind`` called ``name``."""
+    try:
+        return _schemas[kind][name]
+    except KeyError:
+        raise UnknownNameError(f"{kind} '{name}' not found") from None
+
+
+def _listing(kind: str) -> list[Any]:
+    with _lock:
+        return list(_schemas[kind].values())
+
+
+def clear_registry() -> None:
+    """Forget every schema (tests, and re-running a setup module in the same process)."""
+    with _lock:
+        for table in _schemas.values():
+            table.clear()
+
+
+def add_exchange(*, exchange_name: str, get_candles: Callable[..., Any], format_price: Any = None,
+                 format_quantity: Any = None, note: str | None = None, callbacks: Any = None) -> ExchangeSchema:
+    """Register a candle source ``get_candles(symbol, interval, since, limit)``."""
+    schema = ExchangeSchema(exchange_name, get_candles, format_price, format_quantity, note, callbacks)
+    return _register("exchange", exchange_name, schema)
+
+
+def add_strategy(*, strategy_name: str, interval: str, get_signal: Callable[..., Any],
+                 risk_name: str | None = None, risk_list: Any = None, note: str | None = None,
+                 callbacks: Any = None) -> StrategySchema:
+    """Register a strategy whose ``get_signal(symbol, when)`` is called at most once per ``interval``."""
+    schema = StrategySchema(strategy_name, interval, get_signal, risk_name, risk_list, note, callbacks)
+    return _register("strategy", strategy_name, schema)
+
+
+def add_frame(*, frame_name: str, interval: str, start_date: Any, end_date: Any,
+              note: str | None = None, callbacks: Any = None) -> FrameSchema:
+    """Register a backtest frame (both ends inclusive)."""
+    schema = FrameSchema(frame_name, interval, start_date, end_date, note, callbacks)
+    return _register("frame", frame_name, schema)
+
+
+def add_risk(*, risk_name: str, validations: Any, note: str | None = None,
+             callbacks: Any = None) -> RiskSchema:
+    """Register a risk profile."""
+    return _register("risk", risk_name, RiskSchema(risk_name, validations, note, callbacks))
+
+
+def add_sizing(*, sizing_name: str, method: str, risk_percentage: float | None = None,
+               kelly_multiplier: float = 0.25, atr_multiplier: float = 2,
+               max_position_percentage: float | None = None, min_position_size: float | None = None,
+               max_position_size: float | None = None, note: str | None = None,
+               callbacks: Any = None) -> SizingSchema:
+    """Register a position sizing method."""
+    schema = SizingSchema(sizing_name, method, risk_percentage, kelly_multiplier, atr_multiplier,
+                          max_position_percentage, min_position_size, max_position_size, note, callbacks)
+    return _register("sizing", sizing_name, schema)
+
+
+def add_walker(*, walker_name: str, exchange_name: str, frame_name: str, strategies: Any,
+               metric: str = "sharpe_ratio", note: str | None = None, callbacks: Any = None) -> WalkerSchema:
+    """Register a strategy comparison."""
+    schema = WalkerSchema(walker_name, exchange_name, frame_name, strategies, metric, note, callbacks)
+    return _register("walker", walker_name, schema)
+
+
+def add_optimizer(*, optimizer_name: str, range_train: Any, range_test: Any, source: Any,
+                  get_prompt: Callable[..., str], template: Any = None, model: str = "deepseek-v3.1:671b",
+                  host: str | None = None, note: str | None = None, callbacks: Any = None) -> OptimizerSchema:
+    """Register an LLM strategy optimizer."""
+    schema = OptimizerSchema(optimizer_name, range_train, range_test, source, get_prompt, template,
+                             model, host, note, callbacks)
+    return _register("optimizer", optimizer_name, schema)
+
+
+def list_exchanges() -> list[ExchangeSchema]:
+    return _listing("exchange")
+
+
+def list_strategies() -> list[StrategySchema]:
+    return _listing("strategy")
+
+
+def list_frames() -> list[FrameSchema]:
+    return _listing("frame")
+
+
+def list_risks() -> list[RiskSchema]:
+    return _listing("risk")
+
+
+def list_sizings() -> list[SizingSchema]:
+    return _listing("sizing")
+
+
+def list_walkers() -> list[WalkerSchema]:
+    return _listing("walker")
+
+
+def list_optimizers() -> list[OptimizerSchema]:
+    return _listing("optimizer")

@@ -1,0 +1,51 @@
+"""Shared fixtures: every test starts with an empty registry, default config, no
+listeners and the system clock, so tests never leak state into each other."""
+from __future__ import annotations
+
+import pytest
+
+from btk_core import clock, config, events, registry
+
+
+class FakeClock:
+    """A settable clock; ``sleep`` advances it and records the requested pauses."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.now = now_ms
+        self.sleeps: list[float] = []
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += int(seconds * 1000)
+
+
+@pytest.fixture(autouse=True)
+def clean_state():
+    registry.clear_registry()
+    config.reset_config()
+    events.reset_listeners()
+    clock.set_clock()
+    yield
+    registry.clear_registry()
+    config.reset_config()
+    events.reset_listeners()
+    clock.set_clock()
+
+
+@pytest.fixture
+def fake_clock():
+    """Install a fake clock at 2024-06-01T00:00Z and return it."""
+    fc = FakeClock(1717200000000)
+    clock.set_clock(fc.now_ms, fc.sleep)
+    return fc
+
+
+@pytest.fixture
+def errors():
+    """Collect everything emitted on listen_error."""
+    seen: list[BaseException] = []
+    events.listen_error(seen.append)
+    return seen

@@ -1,0 +1,64 @@
+"""The files exchange: parquet/CSV per symbol and interval, aggregation, clear errors."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import btk_core as bt
+from btk_core.candle_store import CandleStore
+from btk_core.config import snapshot
+from btk_core.exchanges import add_files_exchange, synthetic_candles, write_candles
+from btk_core.exchanges.files import candle_path
+from tests.helpers import M, T0
+
+
+def frame(n=300):
+    return pd.DataFrame(dict(zip(["timestamp", "open", "high", "low", "close", "volume"],
+                                 synthetic_candles("BTC/USDT", T0 // M, n))))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_round_trip_through_the_engine(tmp_path, fake_clock, fmt):
+    fake_clock.now = T0 + 10_000 * M
+    df = frame()
+    path = write_candles(tmp_path, "BTC/USDT", "1m", df, fmt=fmt)
+    assert path == candle_path(tmp_path, "BTC/USDT", "1m", f".{fmt}")
+    assert "/" not in path.parent.name  # safe_name keeps the symbol in one folder
+    store = CandleStore(add_files_exchange("files", tmp_path), snapshot())
+    got = store.last_closed("BTC/USDT", "1m", 100, T0 + 300 * M)
+    assert np.array_equal(got.close, df["close"].to_numpy()[200:300])
+
+
+def test_missing_interval_is_aggregated_from_1m(tmp_path, fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    write_candles(tmp_path, "BTC/USDT", "1m", frame())
+    store = CandleStore(add_files_exchange("files", tmp_path), snapshot())
+    five = store.last_closed("BTC/USDT", "5m", 3, T0 + 15 * M)
+    one = store.last_closed("BTC/USDT", "1m", 15, T0 + 15 * M)
+    assert five.timestamp.tolist() == [T0, T0 + 5 * M, T0 + 10 * M]
+    assert five.close[-1] == one.close[-1] and five.high[0] == one.high[:5].max()
+
+
+def test_missing_symbol_gives_a_clear_error(tmp_path, fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    bt.set_config(CC_GET_CANDLES_RETRY_DELAY_MS=0)
+    store = CandleStore(add_files_exchange("files", tmp_path), snapshot())
+    with pytest.raises(bt.CandleFetchError, match="no candle file for symbol='ETH' interval='1m'"):
+        store.window("ETH", "1m", T0, T0 + M)
+
+
+def test_missing_column_gives_a_clear_error(tmp_path, fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    path = candle_path(tmp_path, "BTC", "1m", ".csv")
+    path.parent.mkdir(parents=True)
+    path.write_text("timestamp,open,high,low,close\n0,1,1,1,1\n")
+    bt.set_config(CC_GET_CANDLES_RETRY_DELAY_MS=0)
+    store = CandleStore(add_files_exchange("files", tmp_path), snapshot())
+    with pytest.raises(bt.CandleFetchError, match="lacks column 'volume'"):
+        store.window("BTC", "1m", T0, T0 + M)
+    with pytest.raises(ValueError, match="lack column 'open'"):
+        write_candles(tmp_path, "X", "1m", {"timestamp": [0]})
+
+
+def test_missing_directory_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        add_files_exchange("files", tmp_path / "nope")
