@@ -23,9 +23,17 @@ from .events import (listen_backtest_progress, listen_done_backtest, listen_done
 from .registry import (add_exchange, add_frame, add_optimizer, add_risk, add_sizing, add_strategy, add_walker,
                        list_exchanges, list_frames, list_optimizers, list_risks, list_sizings, list_strategies,
                        list_walkers)
+from .modes.backtest import Backtest
+from .pnl import compute_pnl
+from .results import (ActiveResult, BacktestProgress, CancelledResult, ClosedResult, DoneContract, IdleResult,
+                      OpenedResult, PartialContract, PerformanceContract, PingContract, Pnl, RunStatus,
+                      ScheduledResult, TickResult)
+from .signals import SignalDto, SignalRow
+from .stats import BacktestStatistics
 from .schemas import (ExchangeSchema, FrameSchema, OptimizerSchema, RiskSchema, SizingSchema, StrategySchema,
                       WalkerSchema)
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in {
     "candles", "clock", "config", "context", "errors", "events", "registry", "schemas", "fmt", "guard",
-    "intervals", "candle_store", "exchanges"}]
+    "intervals", "candle_store", "exchanges", "modes", "pnl", "results", "signals", "stats",
+    "strategy", "evaluate", "perf", "runs", "stores"}]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class Block:
     def index(self, t: int, interval_ms: int) -> int:
         """Index of the first candle with ``timestamp >= t`` (t inside the block's span)."""
         if self.complete:
-            return (t - self.start) // interval_ms
+            return -((self.start - t) // interval_ms)  # ceil: t need not be aligned
         return int(self.cols[0].searchsorted(t))
 
 
@@ -232,19 +232,23 @@ class CandleStore:
         return tuple(c[good] for c in cols)  # type: ignore[return-value]
 
     # ---- windows ------------------------------------------------------------------
-    def window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Columns:
-        """Columns of the candles with ``t_from <= timestamp < t_to`` (views when one block suffices)."""
+    def iter_window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Iterator[Columns]:
+        """Non-empty per-block column views of ``t_from <= timestamp < t_to``, loading blocks lazily,
+        so a search that stops early never reads the blocks after its hit."""
         if t_to <= t_from:
-            return empty_columns()
+            return
         interval_ms = CANDLE_INTERVAL_MS[interval]
         span = self.block_size * interval_ms
-        parts = []
         for k in range(t_from // span, (t_to - 1) // span + 1):
             blk = self.block(symbol, interval, k)
             i0 = blk.index(max(t_from, blk.start), interval_ms)
             i1 = blk.index(min(t_to, blk.start + span), interval_ms)
             if i1 > i0:
-                parts.append(tuple(c[i0:i1] for c in blk.cols))
+                yield tuple(c[i0:i1] for c in blk.cols)  # type: ignore[misc]
+
+    def window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Columns:
+        """Columns of the candles with ``t_from <= timestamp < t_to`` (views when one block suffices)."""
+        parts = list(self.iter_window(symbol, interval, t_from, t_to))
         if not parts:
             return empty_columns()
         if len(parts) == 1:

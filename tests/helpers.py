@@ -41,3 +41,59 @@ def register(source: Any, name: str = "ex") -> Any:
 def columns(rows: list[list[float]]) -> tuple[np.ndarray, ...]:
     arr = np.array(rows, dtype=float)
     return (arr[:, 0].astype(np.int64),) + tuple(arr[:, k] for k in range(1, 6))
+
+
+QUIET = (100.0, 100.2, 99.8, 100.0, 10.0)
+
+
+class Scenario:
+    """A one-pair backtest on hand-made 1m candles: every minute is QUIET unless overridden.
+
+    ``signals`` maps a minute index (``when = T0 + m min``) to what ``get_signal`` returns there.
+    Records the calls, every emitted result, partial and ping events, and errors.
+    """
+
+    def __init__(self, overrides=None, signals=None, *, frame=(10, 200), interval="1m",
+                 frame_interval="1m", history=(-200, 2000), callbacks=None, strategy_name="s"):
+        import btk_core as bt
+        self.bt = bt
+        self.overrides = {k: tuple(float(x) for x in v) + (() if len(v) == 5 else (10.0,))
+                          for k, v in (overrides or {}).items()}
+        self.signals = signals or {}
+        self.calls: list[int] = []
+        self.results: list = []
+        self.partials: list = []
+        self.pings: list = []
+        self.errors: list = []
+        lo, hi = history
+        rows = [[T0 + m * M, *self.overrides.get(m, QUIET)] for m in range(lo, hi)]
+        bt.add_exchange(exchange_name="ex", get_candles=ListSource({"1m": rows}))
+        bt.add_frame(frame_name="f", interval=frame_interval, start_date=T0 + frame[0] * M,
+                     end_date=T0 + frame[1] * M)
+        bt.add_strategy(strategy_name=strategy_name, interval=interval, get_signal=self.get_signal,
+                        callbacks=callbacks)
+        bt.listen_signal(self.results.append)
+        bt.listen_partial_profit(lambda e: self.partials.append(("profit", e.level, e.timestamp, e.current_price)))
+        bt.listen_partial_loss(lambda e: self.partials.append(("loss", e.level, e.timestamp, e.current_price)))
+        bt.listen_ping(lambda e: self.pings.append(e.timestamp))
+        bt.listen_error(self.errors.append)
+        self.strategy_name = strategy_name
+
+    def get_signal(self, symbol, when):
+        minute = (int(when.timestamp() * 1000) - T0) // M
+        self.calls.append(minute)
+        value = self.signals.get(minute)
+        return value(symbol, when) if callable(value) else value
+
+    def run(self):
+        self.yielded = list(self.bt.Backtest.run("BTC", strategy_name=self.strategy_name, exchange_name="ex",
+                                                 frame_name="f"))
+        return self.yielded
+
+    def actions(self):
+        return [r.action for r in self.results if r.action != "idle"]
+
+
+def mins(t: int) -> float:
+    """Minutes since T0 (for readable assertions)."""
+    return (t - T0) / M

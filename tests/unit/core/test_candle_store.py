@@ -46,6 +46,21 @@ def test_block_containing_now_asks_only_closed_candles_and_reloads(fake_clock):
     assert src.calls[-1] == ("BTC", "1m", start, 8) and c.timestamp[-1] == start + 7 * M
 
 
+def test_windows_with_unaligned_bounds_agree_on_complete_and_gappy_blocks(fake_clock):
+    fake_clock.now = T0 + 10 * 24 * 60 * M
+    start = (T0 // (10 * M)) * 10 * M
+    full = ListSource({"1m": flat_candles(start, 30)})
+    gappy_rows = flat_candles(start, 30)
+    del gappy_rows[25]
+    gappy = ListSource({"1m": gappy_rows})
+    for src in (full, gappy):
+        from btk_core import registry
+        registry.clear_registry()
+        store = make_store(src, fake_clock, CC_CANDLE_BLOCK_SIZE=10)
+        ts = store.window("BTC", "1m", start + 3 * M + 1, start + 12 * M + 1)[0].tolist()
+        assert ts == [start + k * M for k in range(4, 13)]
+
+
 def test_no_call_when_nothing_can_be_closed(fake_clock):
     block = 1000 * M
     fake_clock.now = (T0 // block) * block + 30_000

@@ -1,0 +1,115 @@
+"""Vectorised candle evaluation of a held row (SPEC §5): pure functions over 1m columns.
+
+They answer "which candle resolves this row, and which milestones fire before it"
+with numpy masks and a single ``argmax``, so an open position costs O(candles)
+vectorised work and no Python loop per candle. The state machine in
+``strategy.py`` applies their answers (events, callbacks, state changes) for
+backtest and live alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .signals import SignalRow
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """A partial level reached on candle ``index`` (profit before loss, ascending levels)."""
+
+    index: int
+    kind: str  # "profit" | "loss"
+    level: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class PositionHit:
+    """The first candle that closes a position: its index, reason and exact close price."""
+
+    index: int
+    reason: str  # "take_profit" | "stop_loss"
+    price: float
+
+
+def first_true(mask: np.ndarray) -> int:
+    """Index of the first ``True`` (``len(mask)`` when there is none)."""
+    k = int(mask.argmax()) if len(mask) else 0
+    return k if len(mask) and mask[k] else len(mask)
+
+
+def position_hit(row: SignalRow, high: np.ndarray, low: np.ndarray, priority: str) -> PositionHit | None:
+    """First candle whose high/low reaches TP or SL (SPEC §5.2); ``priority`` decides a candle that reaches both."""
+    tp, sl = row.price_take_profit, row.price_stop_loss
+    if row.position == "long":
+        tp_hit, sl_hit = high >= tp, low <= sl
+    else:
+        tp_hit, sl_hit = low <= tp, high >= sl
+    k = first_true(tp_hit | sl_hit)
+    if k == len(high):
+        return None
+    if tp_hit[k] and sl_hit[k]:
+        reason = priority
+    else:
+        reason = "take_profit" if tp_hit[k] else "stop_loss"
+    return PositionHit(k, reason, tp if reason == "take_profit" else sl)
+
+
+def activation_index(row: SignalRow, high: np.ndarray, low: np.ndarray) -> tuple[int, bool]:
+    """First candle that activates a waiting row or reaches its SL: ``(index, activated)`` (SPEC §5.4)."""
+    if row.position == "long":
+        act, rej = low <= row.price_open, low <= row.price_stop_loss
+    else:
+        act, rej = high >= row.price_open, high >= row.price_stop_loss
+    k = first_true(act | rej)
+    return k, bool(k < len(act) and act[k])
+
+
+def stop_loss_on(row: SignalRow, high: float, low: float) -> bool:
+    """Does this candle reach the row's SL (the activation-candle check of §5.4 1c)?"""
+    return low <= row.price_stop_loss if row.position == "long" else high >= row.price_stop_loss
+
+
+def _progress(row: SignalRow, extreme: np.ndarray, kind: str) -> np.ndarray:
+    o = row.price_open
+    if kind == "profit":
+        g = extreme - o if row.position == "long" else o - extreme
+        return g / abs(row.price_take_profit - o) * 100
+    b = o - extreme if row.position == "long" else extreme - o
+    return b / abs(o - row.price_stop_loss) * 100
+
+
+def milestones(row: SignalRow, high: np.ndarray, low: np.ndarray, *, profit_levels: Sequence[float],
+               loss_levels: Sequence[float], fired_profit: set[float], fired_loss: set[float],
+               profit: bool = True) -> list[Milestone]:
+    """Levels first reached on these candles, in event order (SPEC §5.5). ``profit=False`` measures
+    only losses (the activation candle). Does not mutate the fired sets."""
+    long = row.position == "long"
+    out: list[Milestone] = []
+    for kind, levels, fired, enabled in (("profit", profit_levels, fired_profit, profit),
+                                         ("loss", loss_levels, fired_loss, True)):
+        todo = [lv for lv in levels if lv not in fired]
+        if not enabled or not todo or not len(high):
+            continue
+        extreme = (high if long else low) if kind == "profit" else (low if long else high)
+        reached = np.maximum.accumulate(_progress(row, extreme, kind))
+        for level in todo:
+            k = int(reached.searchsorted(level, side="left"))
+            if k < len(reached):
+                out.append(Milestone(k, kind, level, float(extreme[k])))
+    out.sort(key=lambda m: (m.index, m.kind != "profit", m.level))
+    return out
+
+
+def percent_progress(row: SignalRow, current_price: float) -> tuple[float, float]:
+    """``(percent_tp, percent_sl)`` of an ``active`` result (SPEC §4.1)."""
+    o = row.price_open
+    d = current_price - o if row.position == "long" else o - current_price
+    if d > 0:
+        return min(d / abs(row.price_take_profit - o) * 100, 100), 0.0
+    if d < 0:
+        return 0.0, min(-d / abs(o - row.price_stop_loss) * 100, 100)
+    return 0.0, 0.0

@@ -1,0 +1,1 @@
+"""Run modes: backtest (and portfolio), live, walker."""

@@ -1,0 +1,395 @@
+"""The state machine of one (symbol, strategy, mode) pair (SPEC §4, §5).
+
+It owns the pair state (pending / scheduled row, cursor, throttle clock, stop and
+cancel flags) and every transition: intake of a new signal, evaluation of a held
+row over closed 1m candles, opening, closing and cancelling, each published in
+the order of §4.6. Backtest and live drive the same machine; they differ only in
+the horizon they evaluate to, in persistence (a ``Persistence`` hook, live only)
+and in which results they yield.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import replace
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from . import clock, events
+from .candle_store import CandleStore
+from .context import RunContext
+from .errors import CandleDataError, SignalTimeoutError, SignalValidationError, wrap_user_error
+from .evaluate import activation_index, milestones, percent_progress, position_hit, stop_loss_on
+from .events import emit_error
+from .fmt import to_datetime
+from .guard import call_user
+from .intervals import INTERVAL_MS, MINUTE_MS
+from .pnl import compute_pnl
+from .results import (ActiveResult, CancelledResult, ClosedResult, IdleResult, OpenedResult, PartialContract,
+                      PingContract, ScheduledResult, TickResult)
+from .schemas import StrategySchema
+from .signals import SignalRow, build_row
+
+log = logging.getLogger("btk")
+_FAILED = object()  # get_signal raised or timed out: the step is idle
+
+
+class RiskGate(Protocol):
+    """What the machine asks of risk profiles (implemented in ``risk.py``)."""
+
+    def allows(self, pair: "PairMachine", row: SignalRow, current_price: float, timestamp: int) -> bool: ...
+    def add(self, pair: "PairMachine", row: SignalRow, timestamp: int) -> None: ...
+    def remove(self, pair: "PairMachine", row: SignalRow) -> None: ...
+
+
+class NoRisk:
+    """The gate of a strategy without risk profiles."""
+
+    def allows(self, pair: "PairMachine", row: SignalRow, current_price: float, timestamp: int) -> bool:
+        return True
+
+    def add(self, pair: "PairMachine", row: SignalRow, timestamp: int) -> None:
+        pass
+
+    def remove(self, pair: "PairMachine", row: SignalRow) -> None:
+        pass
+
+
+class Persistence(Protocol):
+    """Where live writes the pair's state before a tick returns (implemented in ``persist/``)."""
+
+    def write_pending(self, row: SignalRow | None) -> None: ...
+    def write_scheduled(self, row: SignalRow | None) -> None: ...
+    def write_partial(self, signal_id: str | None, profit: set[float], loss: set[float]) -> None: ...
+
+
+class PairMachine:
+    """State and transitions of one pair inside one run."""
+
+    def __init__(self, ctx: RunContext, strategy: StrategySchema, symbol: str, *,
+                 risk: RiskGate | None = None, persistence: Persistence | None = None,
+                 result_sinks: tuple[Callable[[TickResult], None], ...] = ()) -> None:
+        self.ctx = ctx
+        self.store: CandleStore = ctx.store
+        self.cfg = ctx.cfg
+        self.strategy = strategy
+        self.strategy_name = strategy.strategy_name
+        self.exchange_name = ctx.exchange_name
+        self.symbol = symbol
+        self.backtest = ctx.backtest
+        self.interval_ms = INTERVAL_MS[strategy.interval]
+        self.risk = risk or NoRisk()
+        self.persistence = persistence
+        self.result_sinks = result_sinks
+        self.callbacks = strategy.callbacks
+        self.mode_topic = events.signal_backtest if ctx.backtest else events.signal_live
+        self._is_async = inspect.iscoroutinefunction(strategy.get_signal)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.pending: SignalRow | None = None
+        self.scheduled: SignalRow | None = None
+        self.cursor = 0
+        self.last_call: int | None = None
+        self.stopped = False
+        self.cancel_request: tuple[str | None] | None = None
+        self.fired_profit: set[float] = set()
+        self.fired_loss: set[float] = set()
+        self.outbox: list[TickResult] = []
+
+    # ---- small queries ----------------------------------------------------------
+    @property
+    def holds(self) -> bool:
+        return self.pending is not None or self.scheduled is not None
+
+    def due(self, when: int) -> bool:
+        """SPEC §4.3: no row held, not stopped, and the throttle interval has passed."""
+        return (self.pending is None and self.scheduled is None and not self.stopped
+                and (self.last_call is None or when - self.last_call >= self.interval_ms))
+
+    def next_due(self) -> int | None:
+        """The earliest time the next ``get_signal`` call may happen (None: right away)."""
+        return None if self.last_call is None else self.last_call + self.interval_ms
+
+    def idle_observed(self) -> bool:
+        """Does anybody see idle results? If not, non-due steps may be skipped (SPEC §7.2)."""
+        return bool(events.signal.listeners or self.mode_topic.listeners or "on_tick" in self.callbacks
+                    or "on_idle" in self.callbacks)
+
+    def _focus(self, when: int) -> None:
+        ctx = self.ctx
+        ctx.symbol, ctx.strategy_name, ctx.when = self.symbol, self.strategy_name, when
+
+    def _vwap_or_none(self, t: int) -> float | None:
+        try:
+            return self.store.vwap(self.symbol, t)
+        except CandleDataError:
+            return None
+
+    # ---- publishing (SPEC §4.6) -------------------------------------------------------
+    def _callback(self, name: str, *args: Any) -> None:
+        fn = self.callbacks.get(name)
+        if fn is not None:
+            call_user(fn, self.symbol, *args, where=name, symbol=self.symbol, strategy_name=self.strategy_name)
+
+    def _publish(self, result: TickResult) -> None:
+        """on_tick -> report stores -> mode listeners -> listen_signal -> outbox (the specific
+        callback was called by the transition)."""
+        self._callback("on_tick", result, self.backtest)
+        for sink in self.result_sinks:
+            sink(result)
+        if self.mode_topic.listeners:
+            self.mode_topic.emit(result)
+        if events.signal.listeners:
+            events.signal.emit(result)
+        self.outbox.append(result)
+
+    def _result_fields(self, current_price: float | None, signal: SignalRow | None, timestamp: int) -> dict[str, Any]:
+        return {"symbol": self.symbol, "strategy_name": self.strategy_name, "exchange_name": self.exchange_name,
+                "backtest": self.backtest, "current_price": current_price, "signal": signal, "timestamp": timestamp}
+
+    def publish_idle(self, when: int, current_price: float | None) -> None:
+        self._callback("on_idle", current_price, self.backtest)
+        self._publish(IdleResult(**self._result_fields(current_price, None, when)))
+
+    def publish_active(self, at: int, current_price: float | None) -> None:
+        """An ``active`` result for the held row at ``at`` (live ticks, unresolved backtests)."""
+        row = self.pending or self.scheduled
+        assert row is not None
+        if self.pending is not None and current_price is not None:
+            percent_tp, percent_sl = percent_progress(row, current_price)
+        else:
+            percent_tp = percent_sl = 0.0
+        self._publish(ActiveResult(**self._result_fields(current_price, row, at),
+                                   percent_tp=percent_tp, percent_sl=percent_sl))
+
+    # ---- a step -------------------------------------------------------------------
+    def idle_step(self, when: int) -> None:
+        """A step that is not due and holds nothing: ``idle`` with the VWAP or None, never an error."""
+        if self.idle_observed():
+            self.publish_idle(when, self._vwap_or_none(when))
+
+    def intake(self, when: int) -> None:
+        """A due step (SPEC §4.4). Failures are emitted; the throttle slot is used whatever happens."""
+        self.last_call = when
+        self._focus(when)
+        try:
+            current_price = self.store.vwap(self.symbol, when)
+        except CandleDataError as exc:
+            emit_error(exc)
+            return
+        answer = self._call_get_signal(when)
+        if answer is _FAILED or self.stopped:  # SPEC §19.15: a stop during the call discards its answer
+            answer = None
+        if answer is None:
+            if self.idle_observed():
+                self.publish_idle(when, current_price)
+            return
+        try:
+            row = build_row(answer, current_price=current_price, when=when, symbol=self.symbol,
+                            exchange_name=self.exchange_name, strategy_name=self.strategy_name, cfg=self.cfg)
+        except SignalValidationError as exc:
+            emit_error(exc)
+            if self.idle_observed():
+                self.publish_idle(when, current_price)
+            return
+        if not self.risk.allows(self, row, current_price, when):
+            if self.idle_observed():
+                self.publish_idle(when, current_price)
+            return
+        self.cursor = when
+        if row.is_scheduled:
+            self.scheduled = row
+            if self.persistence:
+                self.persistence.write_scheduled(row)
+            self._callback("on_schedule", row, current_price, self.backtest)
+            self._publish(ScheduledResult(**self._result_fields(current_price, row, when)))
+        else:
+            self._open(row, when)
+
+    def _call_get_signal(self, when: int) -> Any:
+        budget = self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS
+        fn = self.strategy.get_signal
+        dt = to_datetime(when)
+        started = clock.now()
+        try:
+            if self._is_async:
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                value = self._loop.run_until_complete(asyncio.wait_for(fn(self.symbol, dt), budget))
+            else:
+                value = fn(self.symbol, dt)
+        except asyncio.TimeoutError:
+            emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
+            return _FAILED
+        except Exception as exc:
+            emit_error(wrap_user_error(exc, where="get_signal", symbol=self.symbol, strategy_name=self.strategy_name))
+            return _FAILED
+        if not self._is_async and clock.now() - started > budget * 1000:
+            emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
+            return _FAILED
+        return value
+
+    def close(self) -> None:
+        """Release resources held for async strategies."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+    # ---- transitions ----------------------------------------------------------------
+    def _open(self, row: SignalRow, at: int, *, activated: bool = False) -> None:
+        self.pending = row
+        self.fired_profit, self.fired_loss = set(), set()
+        self.risk.add(self, row, at)
+        if self.persistence:
+            self.persistence.write_pending(row)
+            if activated:  # SPEC §5.4 1b: the pending store first, then the schedule store cleared
+                self.persistence.write_scheduled(None)
+        self._callback("on_write", row, self.backtest)
+        self._callback("on_open", row, row.price_open, self.backtest)
+        self._publish(OpenedResult(**self._result_fields(row.price_open, row, row.pending_at)))
+
+    def _close(self, reason: str, price: float, close_ts: int) -> None:
+        row = self.pending
+        assert row is not None
+        pnl = compute_pnl(row.position, row.price_open, price, fee_percent=self.cfg.CC_PERCENT_FEE,
+                          slippage_percent=self.cfg.CC_PERCENT_SLIPPAGE)
+        self._callback("on_close", row, price, self.backtest)  # SPEC §9.3: on_close first, then the writes
+        self.fired_profit, self.fired_loss = set(), set()
+        if self.persistence:
+            self.persistence.write_partial(None, set(), set())
+        self.risk.remove(self, row)
+        self.pending = None
+        if self.persistence:
+            self.persistence.write_pending(None)
+        self._callback("on_write", None, self.backtest)
+        self._publish(ClosedResult(**self._result_fields(price, row, close_ts), close_reason=reason,
+                                   close_timestamp=close_ts, pnl=pnl))
+
+    def _cancel(self, reason: str, close_ts: int, cancel_id: str | None = None) -> None:
+        row = self.scheduled
+        assert row is not None
+        current_price = self._vwap_or_none(close_ts)  # SPEC §19.16: cancel even without a price
+        self.scheduled = None
+        self.cancel_request = None
+        if self.persistence:
+            self.persistence.write_scheduled(None)
+        self._callback("on_cancel", row, current_price, self.backtest)
+        self._publish(CancelledResult(**self._result_fields(current_price, row, close_ts), reason=reason,
+                                      close_timestamp=close_ts, cancel_id=cancel_id))
+
+    def _fire(self, kind: str, level: float, price: float, at: int) -> None:
+        row = self.pending
+        assert row is not None
+        (self.fired_profit if kind == "profit" else self.fired_loss).add(level)
+        if self.persistence:
+            self.persistence.write_partial(row.id, self.fired_profit, self.fired_loss)
+        topic = events.partial_profit if kind == "profit" else events.partial_loss
+        if topic.listeners:
+            topic.emit(PartialContract(self.symbol, self.strategy_name, self.exchange_name, row, price, level,
+                                       self.backtest, at))
+        self._callback(f"on_partial_{kind}", row, price, level, self.backtest)
+
+    def _fire_all(self, found: list, ts: Any) -> None:
+        for m in found:
+            self._fire(m.kind, m.level, m.price, int(ts[m.index]) + MINUTE_MS)
+
+    def _user_flag(self) -> tuple[str | None] | None:
+        """A pending cancel request wins over a stop (SPEC §19.6); ``(cancel_id,)`` or None."""
+        if self.cancel_request is not None:
+            return self.cancel_request
+        return (None,) if self.stopped else None
+
+    # ---- evaluation of a held row (SPEC §5) ------------------------------------------
+    def evaluate(self, horizon: int) -> None:
+        """Process the closed 1m candles from the cursor up to ``horizon``. Raises ``CandleDataError``
+        when candles or a needed average price are missing; what was processed stays processed."""
+        self._focus(horizon)
+        if self.scheduled is not None:
+            self._evaluate_waiting(horizon)
+        if self.pending is not None:
+            self._evaluate_position(horizon)
+
+    def _evaluate_waiting(self, horizon: int) -> None:
+        row = self.scheduled
+        assert row is not None
+        timeout_at = row.scheduled_at + self.cfg.CC_SCHEDULE_AWAIT_MINUTES * MINUTE_MS
+        cancel_at = self.cursor if self.backtest else horizon
+        flag = self._user_flag()
+        if flag is not None:
+            self._cancel("user", cancel_at, flag[0])
+            return
+        end = min(timeout_at, horizon)
+        pings_observed = bool(events.ping.listeners) or "on_ping" in self.callbacks
+        for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", self.cursor, end - MINUTE_MS + 1):
+            k, activated = activation_index(row, high, low)
+            if pings_observed:
+                for j in range(k):
+                    self.cursor = int(ts[j]) + MINUTE_MS
+                    self._ping(row, self.cursor)
+                    flag = self._user_flag()
+                    if flag is not None:
+                        self._cancel("user", self.cursor if self.backtest else horizon, flag[0])
+                        return
+            elif k:
+                self.cursor = int(ts[k - 1]) + MINUTE_MS
+            if k < len(ts):
+                at = int(ts[k]) + MINUTE_MS
+                self.cursor = at
+                if activated:
+                    self._activate(row, at, float(high[k]), float(low[k]))
+                else:
+                    self._cancel("price_reject", at)
+                return
+        flag = self._user_flag()
+        if flag is not None:
+            self._cancel("user", self.cursor if self.backtest else horizon, flag[0])
+        elif horizon >= timeout_at:
+            self._cancel("timeout", timeout_at)
+
+    def _ping(self, row: SignalRow, at: int) -> None:
+        if events.ping.listeners:
+            events.ping.emit(PingContract(self.symbol, self.strategy_name, self.exchange_name, row,
+                                          self.backtest, at))
+        self._callback("on_ping", row, to_datetime(at), self.backtest)
+
+    def _activate(self, row: SignalRow, at: int, high: float, low: float) -> None:
+        if not self.risk.allows(self, row, row.price_open, at):
+            self._cancel("risk_reject", at)
+            return
+        position = replace(row, pending_at=at, is_scheduled=False)
+        self.scheduled = None
+        self._open(position, at, activated=True)
+        if stop_loss_on(position, high, low):
+            self._close("stop_loss", position.price_stop_loss, at)
+            return
+        self._fire_all(milestones(position, _one(high), _one(low), profit_levels=(),
+                                  loss_levels=self.cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
+                                  fired_loss=self.fired_loss, profit=False), _one(at - MINUTE_MS))
+
+    def _evaluate_position(self, horizon: int) -> None:
+        row = self.pending
+        assert row is not None
+        expires_at = row.pending_at + row.minute_estimated_time * MINUTE_MS
+        end = min(expires_at, horizon)
+        cfg = self.cfg
+        for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", self.cursor, end - MINUTE_MS + 1):
+            hit = position_hit(row, high, low, cfg.CC_SAME_CANDLE_PRIORITY)
+            stop = hit.index if hit else len(ts)
+            if stop:
+                self._fire_all(milestones(row, high[:stop], low[:stop], profit_levels=cfg.CC_PARTIAL_PROFIT_LEVELS,
+                                          loss_levels=cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
+                                          fired_loss=self.fired_loss), ts)
+                self.cursor = int(ts[stop - 1]) + MINUTE_MS
+            if hit is not None:
+                self.cursor = int(ts[hit.index]) + MINUTE_MS
+                self._close(hit.reason, hit.price, self.cursor)
+                return
+        if horizon >= expires_at:
+            price = self.store.vwap(self.symbol, expires_at)
+            self._close("time_expired", price, expires_at)
+
+
+def _one(x: Any) -> np.ndarray:
+    """A one-element array, so single-candle checks reuse the vectorised kernels."""
+    return np.array([x])
