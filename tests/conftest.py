@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from btk_core import clock, config, events, registry
+from btk_core.modes.backtest import Backtest
 
 
 class FakeClock:
@@ -24,6 +25,7 @@ class FakeClock:
 
 @pytest.fixture(autouse=True)
 def clean_state():
+    Backtest._reset()
     registry.clear_registry()
     config.reset_config()
     events.reset_listeners()

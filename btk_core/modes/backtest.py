@@ -72,6 +72,10 @@ class BacktestApi:
     """``Backtest``: run strategies over frames and read what the runs produced."""
 
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget every run and result (tests; a fresh process starts like this)."""
         self._runs = RunRegistry("backtest")
         self._machines: dict[tuple[str, str], PairMachine] = {}
         self._closed: BoundedStore[ClosedResult] = BoundedStore()
