@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class Block:
         self.complete = complete      # every slot present: index = (t - start) // I
         self.final = final            # ended before it was loaded: never reloaded
         self.loaded_at = loaded_at
-        self.vwap_table: tuple[np.ndarray, np.ndarray] | None = None
+        self.vwap_table: tuple[list[float], list[int]] | None = None  # lists: cheap scalar reads
 
     def index(self, t: int, interval_ms: int) -> int:
         """Index of the first candle with ``timestamp >= t`` (t inside the block's span)."""
@@ -54,6 +54,13 @@ def find_defects(cols: Columns, *, factor: int, min_for_median: int) -> np.ndarr
     reasons = np.full(n, "", dtype=object)
     if n == 0:
         return reasons
+    with np.errstate(invalid="ignore"):
+        if (np.isfinite(o).all() and np.isfinite(h).all() and np.isfinite(l).all() and np.isfinite(c).all()
+                and np.isfinite(v).all() and (l > 0).all() and (v >= 0).all()
+                and (h >= np.maximum(o, c)).all() and (l <= np.minimum(o, c)).all()
+                and l.min() >= h.max() / factor):
+            # clean: every price is >= min(low), and ref <= max(high) makes ref / factor <= max(high) / factor
+            return reasons
     prices = np.concatenate((o, h, l, c))
     usable = prices[np.isfinite(prices) & (prices > 0)]
     ref: float | None
@@ -115,12 +122,12 @@ def vwap_table(cols: Columns, grid_start: int, count: int, n_avg: int) -> tuple[
 class CandleStore:
     """Candle access for one run on one exchange."""
 
-    def __init__(self, exchange: ExchangeSchema, cfg, now: Callable[[], int] = clock.now) -> None:
+    def __init__(self, exchange: ExchangeSchema, cfg) -> None:
         self.exchange = exchange
         self.cfg = cfg
         self.block_size: int = cfg.CC_CANDLE_BLOCK_SIZE
         self.n_avg: int = cfg.CC_AVG_PRICE_CANDLES_COUNT
-        self._now = now
+        self._minute_span = self.block_size * MINUTE_MS
         self._blocks: dict[tuple[str, str, int], Block] = {}
         self._reported_defects: set[tuple[str, str, int]] = set()
 
@@ -128,7 +135,7 @@ class CandleStore:
     def block(self, symbol: str, interval: str, k: int) -> Block:
         """Block ``k`` of ``(symbol, interval)``; loads it if needed (raises ``CandleFetchError``)."""
         blk = self._blocks.get((symbol, interval, k))
-        if blk is not None and (blk.final or blk.loaded_at == self._now()):
+        if blk is not None and (blk.final or blk.loaded_at == clock.now()):
             return blk
         return self._load(symbol, interval, k)
 
@@ -137,7 +144,7 @@ class CandleStore:
         size = self.block_size
         start = k * size * interval_ms
         end = start + size * interval_ms
-        now = self._now()
+        now = clock.now()
         final = end <= now
         limit = size if final else max(0, (now - start) // interval_ms)
         if limit == 0:
@@ -258,43 +265,52 @@ class CandleStore:
         return cols  # type: ignore[return-value]
 
     def last_closed(self, symbol: str, interval: str, limit: int, when: int) -> Candles:
-        """The last ``limit`` candles closed at ``when`` (SPEC §2.8)."""
+        """The last ``limit`` candles closed at ``when`` (SPEC §2.8). Called once per ``get_candles``:
+        the common case (one cached complete block) is index arithmetic and a view."""
         interval_ms = CANDLE_INTERVAL_MS[interval]
         a = when - when % interval_ms
         t_from = a - limit * interval_ms
         span = self.block_size * interval_ms
         k = t_from // span
-        if k == (a - 1) // span:
+        if k != (a - 1) // span:
+            cols = self.window(symbol, interval, t_from, a)
+            return Candles.view(cols, 0, len(cols[0]))
+        blk = self._blocks.get((symbol, interval, k))
+        if blk is None or not blk.final:
             blk = self.block(symbol, interval, k)
-            return Candles.view(blk.cols, blk.index(t_from, interval_ms), blk.index(a, interval_ms))
-        cols = self.window(symbol, interval, t_from, a)
-        return Candles.view(cols, 0, len(cols[0]))
+        if blk.complete:  # t_from and a are aligned: exact slots
+            return Candles.view(blk.cols, (t_from - blk.start) // interval_ms, (a - blk.start) // interval_ms)
+        return Candles.view(blk.cols, blk.index(t_from, interval_ms), blk.index(a, interval_ms))
 
     # ---- average price -------------------------------------------------------------
     def vwap(self, symbol: str, t: int) -> float:
         """Average price at ``t`` from the last N closed 1m candles (SPEC §2.9)."""
         a = t - t % MINUTE_MS
-        span = self.block_size * MINUTE_MS
-        blk = self.block(symbol, "1m", a // span)
-        table = blk.vwap_table if blk.final else None
-        if table is None and blk.final:
-            table = self._build_vwap_table(symbol, blk)
+        k = a // self._minute_span
+        blk = self._blocks.get((symbol, "1m", k))
+        if blk is None or not blk.final:
+            blk = self.block(symbol, "1m", k)
+        table = blk.vwap_table
         if table is None:
-            return self._vwap_direct(symbol, a)
+            if not blk.final:
+                return self._vwap_direct(symbol, a)
+            table = self._build_vwap_table(symbol, blk)
+            if table is None:
+                return self._vwap_direct(symbol, a)
         j = (a - blk.start) // MINUTE_MS
-        value = float(table[0][j])
-        count = int(table[1][j])
+        count = table[1][j]
         if count < self.n_avg:
             self._check_count(symbol, a, count)
-        return value
+        return table[0][j]
 
-    def _build_vwap_table(self, symbol: str, blk: Block) -> tuple[np.ndarray, np.ndarray] | None:
+    def _build_vwap_table(self, symbol: str, blk: Block) -> tuple[list[float], list[int]] | None:
         grid_start = blk.start - self.n_avg * MINUTE_MS
         try:
             cols = self.window(symbol, "1m", grid_start, blk.start + (self.block_size - 1) * MINUTE_MS)
         except CandleFetchError:
             return None  # an earlier block failed: compute minute by minute, which may not need it
-        blk.vwap_table = vwap_table(cols, grid_start, self.block_size, self.n_avg)
+        price, count = vwap_table(cols, grid_start, self.block_size, self.n_avg)
+        blk.vwap_table = (price.tolist(), count.tolist())
         return blk.vwap_table
 
     def _vwap_direct(self, symbol: str, a: int) -> float:

@@ -13,21 +13,17 @@ def _system_now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def set_clock(now_ms: Callable[[], int] | None = None,
-              sleep: Callable[[float], None] | None = None) -> None:
-    """Install a clock (``now_ms() -> int``) and a sleeper (``sleep(seconds)``); ``None`` restores the system one."""
-    global _now, _sleep
-    _now = now_ms or _system_now_ms
-    _sleep = sleep or time.sleep
-
-
-_now: Callable[[], int] = _system_now_ms
+#: Current time in ms according to the installed clock (rebound by ``set_clock``; call it as ``clock.now()``).
+now: Callable[[], int] = _system_now_ms
 _sleep: Callable[[float], None] = time.sleep
 
 
-def now() -> int:
-    """Current time in ms according to the installed clock."""
-    return _now()
+def set_clock(now_ms: Callable[[], int] | None = None,
+              sleep: Callable[[float], None] | None = None) -> None:
+    """Install a clock (``now_ms() -> int``) and a sleeper (``sleep(seconds)``); ``None`` restores the system one."""
+    global now, _sleep
+    now = now_ms or _system_now_ms
+    _sleep = sleep or time.sleep
 
 
 def pause(seconds: float) -> None:

@@ -62,7 +62,9 @@ def current(helper: str) -> RunContext:
 
 def get_candles(symbol: str, interval: str, limit: int) -> Candles:
     """The last ``limit`` candles of ``interval`` closed at the current decision time."""
-    ctx = current("get_candles")
+    ctx = _current.get()
+    if ctx is None:
+        ctx = current("get_candles")  # raises ContextError
     if interval not in CANDLE_INTERVAL_MS:
         raise ValueError(f"interval must be one of {list(CANDLE_INTERVAL_MS)}, got {interval!r}")
     if type(limit) is not int or limit < 1:

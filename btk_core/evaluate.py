@@ -91,15 +91,15 @@ def milestones(row: SignalRow, high: np.ndarray, low: np.ndarray, *, profit_leve
     out: list[Milestone] = []
     for kind, levels, fired, enabled in (("profit", profit_levels, fired_profit, profit),
                                          ("loss", loss_levels, fired_loss, True)):
-        todo = [lv for lv in levels if lv not in fired]
+        todo = sorted(lv for lv in levels if lv not in fired)
         if not enabled or not todo or not len(high):
             continue
         extreme = (high if long else low) if kind == "profit" else (low if long else high)
         reached = np.maximum.accumulate(_progress(row, extreme, kind))
-        for level in todo:
-            k = int(reached.searchsorted(level, side="left"))
-            if k < len(reached):
-                out.append(Milestone(k, kind, level, float(extreme[k])))
+        if reached[-1] < todo[0]:
+            continue  # the common case: not even the lowest open level is reached
+        first = reached.searchsorted(np.array(todo, dtype=np.float64), side="left").tolist()
+        out.extend(Milestone(k, kind, level, float(extreme[k])) for level, k in zip(todo, first) if k < len(reached))
     out.sort(key=lambda m: (m.index, m.kind != "profit", m.level))
     return out
 

@@ -64,8 +64,13 @@ def safe_name(s: str) -> str:
 
 
 def to_datetime(ms: int) -> datetime:
-    """Aware UTC datetime of integer milliseconds (what user code receives as ``when``)."""
-    return _EPOCH + timedelta(milliseconds=ms)
+    """Aware UTC datetime of integer milliseconds (what user code receives as ``when``).
+
+    ``fromtimestamp`` rounds to the microsecond, and ``ms / 1000`` is within half a
+    microsecond of the true value for any date this century, so the result is exact
+    (and twice as fast as epoch + timedelta, which matters once per ``get_signal`` call).
+    """
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
 def to_ms(value: object, field: str) -> int:

@@ -33,7 +33,6 @@ from .schemas import StrategySchema
 from .signals import SignalRow, build_row
 
 log = logging.getLogger("btk")
-_FAILED = object()  # get_signal raised or timed out: the step is idle
 
 
 class RiskGate(Protocol):
@@ -85,6 +84,10 @@ class PairMachine:
         self.result_sinks = result_sinks
         self.callbacks = strategy.callbacks
         self.mode_topic = events.signal_backtest if ctx.backtest else events.signal_live
+        self.idle_callbacks = "on_tick" in self.callbacks or "on_idle" in self.callbacks
+        self.partial_callbacks = "on_partial_profit" in self.callbacks or "on_partial_loss" in self.callbacks
+        self._get_signal = strategy.get_signal
+        self._budget_ms = self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS * 1000
         self._is_async = inspect.iscoroutinefunction(strategy.get_signal)
         self._loop: asyncio.AbstractEventLoop | None = None
         self.pending: SignalRow | None = None
@@ -107,14 +110,9 @@ class PairMachine:
         return (self.pending is None and self.scheduled is None and not self.stopped
                 and (self.last_call is None or when - self.last_call >= self.interval_ms))
 
-    def next_due(self) -> int | None:
-        """The earliest time the next ``get_signal`` call may happen (None: right away)."""
-        return None if self.last_call is None else self.last_call + self.interval_ms
-
     def idle_observed(self) -> bool:
         """Does anybody see idle results? If not, non-due steps may be skipped (SPEC §7.2)."""
-        return bool(events.signal.listeners or self.mode_topic.listeners or "on_tick" in self.callbacks
-                    or "on_idle" in self.callbacks)
+        return bool(events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks)
 
     def _focus(self, when: int) -> None:
         ctx = self.ctx
@@ -170,19 +168,32 @@ class PairMachine:
             self.publish_idle(when, self._vwap_or_none(when))
 
     def intake(self, when: int) -> None:
-        """A due step (SPEC §4.4). Failures are emitted; the throttle slot is used whatever happens."""
+        """A due step (SPEC §4.4). Failures are emitted; the throttle slot is used whatever happens.
+        This runs once per ``get_signal`` call, so the no-signal path is kept short."""
         self.last_call = when
-        self._focus(when)
+        ctx = self.ctx
+        ctx.symbol, ctx.strategy_name, ctx.when = self.symbol, self.strategy_name, when
         try:
             current_price = self.store.vwap(self.symbol, when)
         except CandleDataError as exc:
             emit_error(exc)
             return
-        answer = self._call_get_signal(when)
-        if answer is _FAILED or self.stopped:  # SPEC §19.15: a stop during the call discards its answer
-            answer = None
-        if answer is None:
-            if self.idle_observed():
+        if self._is_async:
+            answer = self._call_async(when)
+        else:
+            started = clock.now()
+            try:
+                answer = self._get_signal(self.symbol, to_datetime(when))
+            except Exception as exc:
+                emit_error(wrap_user_error(exc, where="get_signal", symbol=self.symbol,
+                                           strategy_name=self.strategy_name))
+                answer = None
+            else:
+                if clock.now() - started > self._budget_ms:  # a plain call cannot be interrupted: discard late
+                    emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
+                    answer = None
+        if answer is None or self.stopped:  # SPEC §19.15: a stop during the call discards its answer
+            if events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks:
                 self.publish_idle(when, current_price)
             return
         try:
@@ -190,10 +201,8 @@ class PairMachine:
                             exchange_name=self.exchange_name, strategy_name=self.strategy_name, cfg=self.cfg)
         except SignalValidationError as exc:
             emit_error(exc)
-            if self.idle_observed():
-                self.publish_idle(when, current_price)
-            return
-        if not self.risk.allows(self, row, current_price, when):
+            row = None
+        if row is None or not self.risk.allows(self, row, current_price, when):
             if self.idle_observed():
                 self.publish_idle(when, current_price)
             return
@@ -207,28 +216,18 @@ class PairMachine:
         else:
             self._open(row, when)
 
-    def _call_get_signal(self, when: int) -> Any:
-        budget = self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS
-        fn = self.strategy.get_signal
-        dt = to_datetime(when)
-        started = clock.now()
+    def _call_async(self, when: int) -> Any:
+        """Run an ``async`` get_signal on the machine's loop, cancelled at the budget (SPEC §3.7)."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
         try:
-            if self._is_async:
-                if self._loop is None:
-                    self._loop = asyncio.new_event_loop()
-                value = self._loop.run_until_complete(asyncio.wait_for(fn(self.symbol, dt), budget))
-            else:
-                value = fn(self.symbol, dt)
+            return self._loop.run_until_complete(
+                asyncio.wait_for(self._get_signal(self.symbol, to_datetime(when)), self._budget_ms / 1000))
         except asyncio.TimeoutError:
             emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
-            return _FAILED
         except Exception as exc:
             emit_error(wrap_user_error(exc, where="get_signal", symbol=self.symbol, strategy_name=self.strategy_name))
-            return _FAILED
-        if not self._is_async and clock.now() - started > budget * 1000:
-            emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
-            return _FAILED
-        return value
+        return None
 
     def close(self) -> None:
         """Release resources held for async strategies."""
@@ -289,6 +288,11 @@ class PairMachine:
             topic.emit(PartialContract(self.symbol, self.strategy_name, self.exchange_name, row, price, level,
                                        self.backtest, at))
         self._callback(f"on_partial_{kind}", row, price, level, self.backtest)
+
+    def partials_observed(self) -> bool:
+        """Milestones are only computed when somebody sees them (events, callbacks, or live state)."""
+        return bool(events.partial_profit.listeners or events.partial_loss.listeners or self.partial_callbacks
+                    or self.persistence)
 
     def _fire_all(self, found: list, ts: Any) -> None:
         for m in found:
@@ -363,9 +367,11 @@ class PairMachine:
         if stop_loss_on(position, high, low):
             self._close("stop_loss", position.price_stop_loss, at)
             return
-        self._fire_all(milestones(position, _one(high), _one(low), profit_levels=(),
-                                  loss_levels=self.cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
-                                  fired_loss=self.fired_loss, profit=False), _one(at - MINUTE_MS))
+        if self.partials_observed():  # the activation candle measures losses only (SPEC §5.4 1c)
+            found = milestones(position, _one(high), _one(low), profit_levels=(),
+                               loss_levels=self.cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
+                               fired_loss=self.fired_loss, profit=False)
+            self._fire_all(found, _one(at - MINUTE_MS))
 
     def _evaluate_position(self, horizon: int) -> None:
         row = self.pending
@@ -376,10 +382,11 @@ class PairMachine:
         for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", self.cursor, end - MINUTE_MS + 1):
             hit = position_hit(row, high, low, cfg.CC_SAME_CANDLE_PRIORITY)
             stop = hit.index if hit else len(ts)
-            if stop:
+            if stop and self.partials_observed():
                 self._fire_all(milestones(row, high[:stop], low[:stop], profit_levels=cfg.CC_PARTIAL_PROFIT_LEVELS,
                                           loss_levels=cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
                                           fired_loss=self.fired_loss), ts)
+            if stop:
                 self.cursor = int(ts[stop - 1]) + MINUTE_MS
             if hit is not None:
                 self.cursor = int(ts[hit.index]) + MINUTE_MS

@@ -123,8 +123,15 @@ def add_files_exchange(exchange_name: str, directory: str | os.PathLike[str], *,
     if not root.is_dir():
         raise FileNotFoundError(f"candle directory {str(root)!r} does not exist")
 
+    resolved: dict[tuple[str, str], tuple[float, Columns]] = {}
+
     def get_candles(symbol: str, interval: str, since: int, limit: int) -> Candles:
-        cols = load_columns(root, symbol, interval)
+        # one stat of the directory per call instead of finding and stat-ing the files each block
+        stamp = root.stat().st_mtime
+        hit = resolved.get((symbol, interval))
+        if hit is None or hit[0] != stamp:
+            hit = resolved[(symbol, interval)] = (stamp, load_columns(root, symbol, interval))
+        cols = hit[1]
         i0 = int(cols[0].searchsorted(since))
         return Candles.view(cols, i0, min(i0 + limit, len(cols[0])))
 

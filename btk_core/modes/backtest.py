@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 from .. import clock, events
@@ -128,27 +129,39 @@ class BacktestApi:
                       symbol=machine.symbol, strategy_name=machine.strategy_name)
         status = "failed"
         i = 0
+        progress_topic, perf_topic = events.backtest_progress, events.performance
+        signal_topic, mode_topic = events.signal, machine.mode_topic
+        idle_callbacks = machine.idle_callbacks
         try:
             with run_context(machine.ctx):
                 while i < total:
-                    if events.backtest_progress.listeners:
+                    if progress_topic.listeners:
                         self._progress(machine, total, i)
-                    if machine.stopped and not machine.holds:
+                    holds = machine.pending is not None or machine.scheduled is not None
+                    if machine.stopped and not holds:
                         break
                     when = start + i * step
-                    started = perf.start()
-                    if not machine.holds:
+                    started = time.perf_counter() if perf_topic.listeners else 0.0
+                    if not holds:
                         if machine.due(when):
                             machine.intake(when)
+                            holds = machine.pending is not None or machine.scheduled is not None
                         else:
                             machine.idle_step(when)
-                    if not machine.holds:
-                        machine.outbox.clear()
-                        perf.emit("backtest_timeframe", started)
+                    if not holds:
+                        if machine.outbox:
+                            machine.outbox.clear()
+                        if started:
+                            perf.emit("backtest_timeframe", started)
                         i += 1
-                        next_due = machine.next_due()
-                        if next_due is not None and next_due > start + i * step and not self._observed(machine):
-                            i = -(-(next_due - start) // step)
+                        # nobody sees the steps in between: jump to the next due one (SPEC §7.2)
+                        last_call = machine.last_call
+                        if last_call is not None and not (progress_topic.listeners or perf_topic.listeners
+                                                          or signal_topic.listeners or mode_topic.listeners
+                                                          or idle_callbacks):
+                            due_at = last_call + machine.interval_ms
+                            if due_at > start + i * step:
+                                i = -(-(due_at - start) // step)
                         continue
                     try:
                         machine.evaluate(clock.now())
@@ -174,11 +187,6 @@ class BacktestApi:
             perf.emit("backtest_total", run_started)
             release(status)
             events.done_backtest.emit(DoneContract(machine.exchange_name, machine.strategy_name, True, machine.symbol))
-
-    @staticmethod
-    def _observed(machine: PairMachine) -> bool:
-        """Must every frame step be visited (somebody sees idle steps, progress or timings)?"""
-        return bool(events.backtest_progress.listeners or events.performance.listeners or machine.idle_observed())
 
     @staticmethod
     def _progress(machine: PairMachine, total: int, processed: int) -> None:

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Engine benchmark: the reference strategy through ``get_signal`` on the peers' data, and the
+engine's own cost per ``get_signal`` call. Prints one line per measurement; never a test.
+
+    python benchmarks/bench_engine.py [--sizes 1m,1y] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import _peers, reference_strategy  # noqa: E402
+import btk_core as bt  # noqa: E402
+from btk_core import registry  # noqa: E402
+from btk_core.exchanges import add_files_exchange, write_candles  # noqa: E402
+
+
+def make_data(directory: Path, n: int) -> int:
+    cols = _peers.load("make_data").make_candles(n)
+    write_candles(directory, "BENCH", "1m", cols)
+    return int(cols["timestamp"][0])
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    fn()  # warm-up: first block loads, page cache
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def bench_reference(directory: Path, n: int, repeats: int) -> None:
+    registry.clear_registry()
+    start = make_data(directory, n)
+    reference_strategy.register(str(directory), start, n)
+
+    def run() -> list:
+        return list(bt.Backtest.run("BENCH", strategy_name="sma", exchange_name="bench", frame_name="bench"))
+
+    seconds, trades = timed(run, repeats)
+    pnl = [t.pnl.pnl_percentage for t in trades]
+    growth = 1.0
+    for p in pnl:
+        growth *= 1 + p / 100
+    print(f"reference  candles={n:>9,}  trades={len(trades):>5}  total_return={100 * (growth - 1):+.2f}%  "
+          f"median={seconds:.3f}s  candles/s={n / seconds:,.0f}")
+
+
+def bench_overhead(directory: Path, n: int, repeats: int) -> None:
+    registry.clear_registry()
+    start = make_data(directory, n)
+    add_files_exchange("bench", str(directory))
+    calls = [0]
+
+    def nothing(symbol, when):
+        calls[0] += 1
+        return None
+
+    bt.add_strategy(strategy_name="none", interval="1m", get_signal=nothing)
+    bt.add_frame(frame_name="all", interval="1m", start_date=start + 10 * 60_000, end_date=start + (n - 1) * 60_000)
+
+    def run() -> None:
+        calls[0] = 0
+        for _ in bt.Backtest.run("BENCH", strategy_name="none", exchange_name="bench", frame_name="all"):
+            pass
+
+    seconds, _ = timed(run, repeats)
+    print(f"overhead   calls={calls[0]:>9,}  median={seconds:.3f}s  per_call={seconds / calls[0] * 1e6:.2f}us")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1m,1y", help="comma list of 1m,1y,4y")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes.split(","):
+            n = _peers.SIZES[size]
+            bench_reference(Path(tmp) / f"ref-{size}", n, args.repeats)
+            bench_overhead(Path(tmp) / f"ovh-{size}", n, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
