@@ -1,6 +1,73 @@
-"""Demo setup: the synthetic exchange and three symbols. Importing this registers the schemas."""
+"""Demo setup: the synthetic exchange, three strategies of different styles and a one-month frame.
+
+Importing this module registers everything; ``btk demo`` and the tests use it.
+"""
+from datetime import datetime, timezone
+
+from btk_core import add_frame, add_strategy, get_average_price, get_candles
 from btk_core.exchanges import add_synthetic_exchange
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+STRATEGIES = ["sma_cross", "dip_buyer", "breakout"]
+EXCHANGE = "synthetic"
+FRAME = "june-2024"
 
-add_synthetic_exchange("synthetic")
+
+def mean(values):
+    return sum(values) / len(values)
+
+
+def sma_cross(symbol, when):
+    """Trend following on 5m closes: SMA 5 crossing SMA 20 opens a market position either way."""
+    closes = get_candles(symbol, "5m", 21).close.tolist()
+    if len(closes) < 21:
+        return None
+    fast, slow = mean(closes[-5:]), mean(closes[-20:])
+    fast_before, slow_before = mean(closes[-6:-1]), mean(closes[-21:-1])
+    price = get_average_price(symbol)
+    if fast > slow and fast_before <= slow_before:
+        return {"position": "long", "price_take_profit": price * 1.012, "price_stop_loss": price * 0.992,
+                "minute_estimated_time": 240, "note": "SMA 5 crossed above SMA 20"}
+    if fast < slow and fast_before >= slow_before:
+        return {"position": "short", "price_take_profit": price * 0.988, "price_stop_loss": price * 1.008,
+                "minute_estimated_time": 240, "note": "SMA 5 crossed below SMA 20"}
+    return None
+
+
+def dip_buyer(symbol, when):
+    """Mean reversion with a limit entry: after a sharp 15m drop, bid below the market and wait."""
+    closes = get_candles(symbol, "15m", 16).close.tolist()
+    if len(closes) < 16:
+        return None
+    drop = closes[-1] / max(closes) - 1
+    if drop > -0.015:
+        return None
+    price = get_average_price(symbol)
+    entry = price * 0.996
+    return {"position": "long", "price_open": entry, "price_take_profit": entry * 1.01,
+            "price_stop_loss": entry * 0.99, "minute_estimated_time": 360,
+            "note": f"**dip** of {drop:.2%} in 4h: limit bid 0.4% under the market"}
+
+
+def breakout(symbol, when):
+    """Hourly breakout: a close above the previous day's high goes long, below its low goes short."""
+    candles = get_candles(symbol, "1h", 25)
+    if len(candles) < 25:
+        return None
+    highs, lows, closes = candles.high.tolist(), candles.low.tolist(), candles.close.tolist()
+    price = get_average_price(symbol)
+    if closes[-1] > max(highs[:-1]):
+        return {"position": "long", "price_take_profit": price * 1.02, "price_stop_loss": price * 0.99,
+                "minute_estimated_time": 720}
+    if closes[-1] < min(lows[:-1]):
+        return {"position": "short", "price_take_profit": price * 0.98, "price_stop_loss": price * 1.01,
+                "minute_estimated_time": 720}
+    return None
+
+
+add_synthetic_exchange(EXCHANGE)
+add_strategy(strategy_name="sma_cross", interval="5m", get_signal=sma_cross, note=sma_cross.__doc__)
+add_strategy(strategy_name="dip_buyer", interval="15m", get_signal=dip_buyer, note=dip_buyer.__doc__)
+add_strategy(strategy_name="breakout", interval="1h", get_signal=breakout, note=breakout.__doc__)
+add_frame(frame_name=FRAME, interval="1m", start_date=datetime(2024, 6, 1, tzinfo=timezone.utc),
+          end_date=datetime(2024, 7, 1, tzinfo=timezone.utc))
