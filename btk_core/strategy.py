@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -43,6 +43,19 @@ class RiskGate(Protocol):
     def remove(self, pair: "PairMachine", row: SignalRow) -> None: ...
 
 
+@dataclass(slots=True)
+class PlanItem:
+    """One event of a position's future, computed at once from prices (SPEC §8: "a position's outcome
+    depends on prices only"): a milestone, the close, the end of the data (unresolved) or a failure."""
+
+    at: int
+    kind: str  # "profit" | "loss" | "close" | "unresolved" | "error"
+    level: float = 0.0
+    price: float = 0.0
+    reason: str = ""
+    error: Exception | None = None
+
+
 class NoRisk:
     """The gate of a strategy without risk profiles."""
 
@@ -69,7 +82,7 @@ class PairMachine:
 
     def __init__(self, ctx: RunContext, strategy: StrategySchema, symbol: str, *,
                  risk: RiskGate | None = None, persistence: Persistence | None = None,
-                 result_sinks: tuple[Callable[[TickResult], None], ...] = ()) -> None:
+                 sinks: tuple[Callable[[Any], None], ...] = ()) -> None:
         self.ctx = ctx
         self.store: CandleStore = ctx.store
         self.cfg = ctx.cfg
@@ -81,7 +94,7 @@ class PairMachine:
         self.interval_ms = INTERVAL_MS[strategy.interval]
         self.risk = risk or NoRisk()
         self.persistence = persistence
-        self.result_sinks = result_sinks
+        self.sinks = sinks  # report stores: every result and risk rejection of the pair
         self.callbacks = strategy.callbacks
         self.mode_topic = events.signal_backtest if ctx.backtest else events.signal_live
         self.idle_callbacks = "on_tick" in self.callbacks or "on_idle" in self.callbacks
@@ -134,7 +147,7 @@ class PairMachine:
         """on_tick -> report stores -> mode listeners -> listen_signal -> outbox (the specific
         callback was called by the transition)."""
         self._callback("on_tick", result, self.backtest)
-        for sink in self.result_sinks:
+        for sink in self.sinks:
             sink(result)
         if self.mode_topic.listeners:
             self.mode_topic.emit(result)
@@ -145,6 +158,11 @@ class PairMachine:
     def _result_fields(self, current_price: float | None, signal: SignalRow | None, timestamp: int) -> dict[str, Any]:
         return {"symbol": self.symbol, "strategy_name": self.strategy_name, "exchange_name": self.exchange_name,
                 "backtest": self.backtest, "current_price": current_price, "signal": signal, "timestamp": timestamp}
+
+    def record_risk(self, contract: Any) -> None:
+        """A risk rejection of this pair, for the report stores (SPEC §13.5)."""
+        for sink in self.sinks:
+            sink(contract)
 
     def publish_idle(self, when: int, current_price: float | None) -> None:
         self._callback("on_idle", current_price, self.backtest)
@@ -306,15 +324,86 @@ class PairMachine:
 
     # ---- evaluation of a held row (SPEC §5) ------------------------------------------
     def evaluate(self, horizon: int) -> None:
-        """Process the closed 1m candles from the cursor up to ``horizon``. Raises ``CandleDataError``
-        when candles or a needed average price are missing; what was processed stays processed."""
-        self._focus(horizon)
+        """Process the closed 1m candles from the cursor up to ``horizon`` (live ticks). Raises
+        ``CandleDataError`` when candles or a needed average price are missing; what was processed
+        before the failure stays processed."""
         if self.scheduled is not None:
-            self._evaluate_waiting(horizon)
+            self.advance_waiting(horizon)
         if self.pending is not None:
-            self._evaluate_position(horizon)
+            for item in self.position_plan(horizon):
+                if item.kind == "error":
+                    self.cursor = item.at
+                    raise item.error  # type: ignore[misc]
+                if item.kind != "unresolved":
+                    self.apply(item)
 
-    def _evaluate_waiting(self, horizon: int) -> None:
+    def position_plan(self, horizon: int) -> list[PlanItem]:
+        """Every event of the held position up to ``horizon``, in order, without applying them."""
+        row = self.pending
+        assert row is not None
+        cfg = self.cfg
+        expires_at = row.pending_at + row.minute_estimated_time * MINUTE_MS
+        end = min(expires_at, horizon)
+        observed = self.partials_observed()
+        fired_profit, fired_loss = set(self.fired_profit), set(self.fired_loss)
+        cursor = self.cursor
+        items: list[PlanItem] = []
+        try:
+            for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", cursor, end - MINUTE_MS + 1):
+                hit = position_hit(row, high, low, cfg.CC_SAME_CANDLE_PRIORITY)
+                stop = hit.index if hit else len(ts)
+                if stop and observed:
+                    for m in milestones(row, high[:stop], low[:stop], profit_levels=cfg.CC_PARTIAL_PROFIT_LEVELS,
+                                        loss_levels=cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=fired_profit,
+                                        fired_loss=fired_loss):
+                        (fired_profit if m.kind == "profit" else fired_loss).add(m.level)
+                        items.append(PlanItem(int(ts[m.index]) + MINUTE_MS, m.kind, m.level, m.price))
+                if hit is not None:
+                    items.append(PlanItem(int(ts[hit.index]) + MINUTE_MS, "close", price=hit.price,
+                                          reason=hit.reason))
+                    return items
+                cursor = int(ts[-1]) + MINUTE_MS
+            if horizon >= expires_at:
+                price = self.store.vwap(self.symbol, expires_at)
+                items.append(PlanItem(expires_at, "close", price=price, reason="time_expired"))
+            else:
+                items.append(PlanItem(cursor, "unresolved"))
+        except CandleDataError as exc:
+            items.append(PlanItem(cursor, "error", error=exc))
+        return items
+
+    def apply(self, item: PlanItem) -> None:
+        """Make one planned event happen (state, callbacks, events)."""
+        self.cursor = item.at
+        if item.kind == "close":
+            self._close(item.reason, item.price, item.at)
+        elif item.kind in ("profit", "loss"):
+            self._fire(item.kind, item.level, item.price, item.at)
+        elif item.kind == "unresolved":
+            self.publish_active(item.at, self._vwap_or_none(item.at))
+        else:
+            emit_error(item.error)  # type: ignore[arg-type]
+
+    def waiting_next(self, horizon: int) -> int | None:
+        """When the waiting row next needs attention: the candle that activates or rejects it, the next
+        candle when pings are observed or a cancel/stop is pending, or its timeout; None when nothing
+        happens before ``horizon``. Price-only: risk is checked when that time comes."""
+        row = self.scheduled
+        assert row is not None
+        if self._user_flag() is not None:
+            return self.cursor
+        timeout_at = row.scheduled_at + self.cfg.CC_SCHEDULE_AWAIT_MINUTES * MINUTE_MS
+        stepwise = bool(events.ping.listeners) or "on_ping" in self.callbacks
+        for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", self.cursor,
+                                                                 min(timeout_at, horizon) - MINUTE_MS + 1):
+            k = 0 if stepwise else activation_index(row, high, low)[0]
+            if k < len(ts):
+                return int(ts[k]) + MINUTE_MS
+        return timeout_at if horizon >= timeout_at else None
+
+    def advance_waiting(self, horizon: int) -> None:
+        """Process the waiting row's candles up to ``horizon`` (SPEC §5.4): pings, flags, activation
+        (then the activation candle's SL), price reject, timeout."""
         row = self.scheduled
         assert row is not None
         timeout_at = row.scheduled_at + self.cfg.CC_SCHEDULE_AWAIT_MINUTES * MINUTE_MS
@@ -372,29 +461,6 @@ class PairMachine:
                                loss_levels=self.cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
                                fired_loss=self.fired_loss, profit=False)
             self._fire_all(found, _one(at - MINUTE_MS))
-
-    def _evaluate_position(self, horizon: int) -> None:
-        row = self.pending
-        assert row is not None
-        expires_at = row.pending_at + row.minute_estimated_time * MINUTE_MS
-        end = min(expires_at, horizon)
-        cfg = self.cfg
-        for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", self.cursor, end - MINUTE_MS + 1):
-            hit = position_hit(row, high, low, cfg.CC_SAME_CANDLE_PRIORITY)
-            stop = hit.index if hit else len(ts)
-            if stop and self.partials_observed():
-                self._fire_all(milestones(row, high[:stop], low[:stop], profit_levels=cfg.CC_PARTIAL_PROFIT_LEVELS,
-                                          loss_levels=cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
-                                          fired_loss=self.fired_loss), ts)
-            if stop:
-                self.cursor = int(ts[stop - 1]) + MINUTE_MS
-            if hit is not None:
-                self.cursor = int(ts[hit.index]) + MINUTE_MS
-                self._close(hit.reason, hit.price, self.cursor)
-                return
-        if horizon >= expires_at:
-            price = self.store.vwap(self.symbol, expires_at)
-            self._close("time_expired", price, expires_at)
 
 
 def _one(x: Any) -> np.ndarray:

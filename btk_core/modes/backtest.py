@@ -1,46 +1,54 @@
-"""Backtest mode (SPEC §7): step a frame, fast-forward every held row over closed candles.
+"""Backtest mode (SPEC §7, §8): step a frame, resolve every held row over closed candles.
 
-The loop does ``O(get_signal calls)`` Python work: steps that are not due are
-skipped when nobody observes them, and a held row is resolved by the vectorised
-evaluation in one call, after which the loop jumps to the first frame timestamp
-at or after the close.
+One loop serves ``run`` (a portfolio of one pair) and ``run_portfolio``. Each pair
+is a *lane* with exactly one next event in a heap ordered by ``(time, class, pair
+index)``: class 1 releases a position's planned events (milestones, close), class 2
+advances a waiting row to the candle that matters (activation, reject, timeout),
+class 3 is a frame step. A position's plan is computed once, vectorised, when it
+opens; a waiting row jumps straight to its activation candle unless pings are
+observed; frame steps nobody observes are skipped to the next due one. So the cost
+is ``O(get_signal calls + trades)`` Python work plus vectorised scans.
 """
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterator
+from collections import deque
+from typing import Callable, Iterator
 
 from .. import clock, events
 from ..candle_store import CandleStore
 from ..config import snapshot
 from ..context import RunContext, run_context
-from ..errors import CandleDataError
+from ..errors import CandleDataError, SchemaValidationError
 from ..events import emit_error
 from ..guard import call_user
 from ..intervals import INTERVAL_MS
 from ..perf import PerfTimer
 from ..registry import lookup
-from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus, TickResult
+from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
+from ..risk import RiskBook, RiskContract, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
 from ..signals import SignalRow
 from ..stats import BacktestStatistics, backtest_statistics
 from ..stores import BoundedStore
-from ..strategy import PairMachine
+from ..strategy import PairMachine, PlanItem
 
 log = logging.getLogger("btk")
 Final = ClosedResult | CancelledResult
+POSITION, WAITING, FRAME = 1, 2, 3  # event classes, in their order at equal times (SPEC §8)
 
 
 class RunHandle(Iterator[Final]):
-    """The generator a run returns. The pairs are claimed when it is created (so ``run`` raises
+    """The generator a run returns. Pairs are claimed when it is created (so ``run`` raises
     ``AlreadyRunningError`` at once) and released when the run ends, is closed, or is dropped unstarted."""
 
-    def __init__(self, body: Iterator[Final], release: Callable[[], None]) -> None:
+    def __init__(self, body: Iterator[Final], release_all: Callable[[], None]) -> None:
         self._body = body
-        self._release = release
+        self._release_all = release_all
         self._started = False
 
     def __iter__(self) -> "RunHandle":
@@ -54,11 +62,11 @@ class RunHandle(Iterator[Final]):
         if self._started:
             self._body.close()  # type: ignore[attr-defined]
         else:
-            self._release()
+            self._release_all()
 
     def __del__(self) -> None:
         if not self._started:
-            self._release()
+            self._release_all()
 
 
 def frame_bounds(frame: FrameSchema, now: int) -> tuple[int, int, int]:
@@ -67,6 +75,34 @@ def frame_bounds(frame: FrameSchema, now: int) -> tuple[int, int, int]:
     end = min(frame.end_ms, now)
     count = (end - frame.start_ms) // step + 1 if end >= frame.start_ms else 0
     return frame.start_ms, step, count
+
+
+class _Lane:
+    """One pair inside a run: its machine, frame position and the events it has planned."""
+
+    __slots__ = ("machine", "index", "i", "token", "plan", "perf", "started", "finished", "status")
+
+    def __init__(self, machine: PairMachine, index: int) -> None:
+        self.machine = machine
+        self.index = index
+        self.i = 0                      # next frame index
+        self.token = 0                  # invalidates heap entries when the lane is rescheduled
+        self.plan: deque[PlanItem] = deque()
+        self.perf = PerfTimer(machine.symbol, machine.strategy_name, machine.exchange_name, True)
+        self.started = 0.0              # perf_counter at the start of the current fast-forward
+        self.finished = False
+        self.status = "running"
+
+
+class _Run:
+    """State shared by the lanes of one run: the frame geometry and the dirty set that lets
+    cancel/stop reschedule a lane."""
+
+    def __init__(self, lanes: list[_Lane]) -> None:
+        self.lanes = lanes
+        self.start = self.step = self.total = 0
+        self.by_pair = {(lane.machine.symbol, lane.machine.strategy_name): lane for lane in lanes}
+        self.dirty: set[tuple[str, str]] = set()
 
 
 class BacktestApi:
@@ -79,129 +115,242 @@ class BacktestApi:
         """Forget every run and result (tests; a fresh process starts like this)."""
         self._runs = RunRegistry("backtest")
         self._machines: dict[tuple[str, str], PairMachine] = {}
+        self._active: dict[tuple[str, str], _Run] = {}
         self._closed: BoundedStore[ClosedResult] = BoundedStore()
+        self._risk_events: BoundedStore[RiskContract] = BoundedStore()
         self._limits = snapshot()
 
-    # ---- running ------------------------------------------------------------------
+    # ---- starting runs -------------------------------------------------------------
     def run(self, symbol: str, *, strategy_name: str, exchange_name: str, frame_name: str) -> Iterator[Final]:
         """Backtest one pair; yields every ``closed`` and ``cancelled`` result."""
-        strategy = lookup("strategy", strategy_name)
+        return self.run_portfolio([(symbol, strategy_name)], exchange_name=exchange_name, frame_name=frame_name)
+
+    def run_portfolio(self, pairs: list[tuple[str, str]], *, exchange_name: str,
+                      frame_name: str) -> Iterator[Final]:
+        """Backtest several (symbol, strategy) pairs in one global time order, sharing risk profiles (SPEC §8)."""
+        pairs = [tuple(p) for p in pairs]  # type: ignore[misc]
+        if not pairs or len(set(pairs)) != len(pairs) or any(len(p) != 2 for p in pairs):
+            raise SchemaValidationError(
+                f"backtest schema validation failed: pairs must be a non-empty list of distinct "
+                f"(symbol, strategy_name), got {pairs!r}")
+        strategies = [lookup("strategy", strategy_name) for _, strategy_name in pairs]
         exchange = lookup("exchange", exchange_name)
         frame = lookup("frame", frame_name)
-        for risk_name in strategy.risk_names:
-            lookup("risk", risk_name)
-        pair = (symbol, strategy_name)
-        self._runs.claim([pair])
+        for strategy in strategies:
+            for risk_name in strategy.risk_names:
+                lookup("risk", risk_name)
+        self._runs.claim(pairs)  # type: ignore[arg-type]
         cfg = snapshot()
+        self._limits = cfg
         ctx = RunContext(store=CandleStore(exchange, cfg), cfg=cfg, exchange=exchange, backtest=True,
                          frame_name=frame_name)
-        machine = PairMachine(ctx, strategy, symbol, result_sinks=(self._record,))
-        self._start_pair(machine)
-        released = threading.Event()
+        book = RiskBook()  # SPEC §10.4: risk profiles start empty for this run
+        lanes = []
+        for index, ((symbol, _), strategy) in enumerate(zip(pairs, strategies)):
+            gate = RiskGate(book, strategy.risk_names) if strategy.risk_names else None
+            machine = PairMachine(ctx, strategy, symbol, risk=gate, sinks=(self._record,))
+            self._start_pair(machine)
+            lanes.append(_Lane(machine, index))
+        run = _Run(lanes)
+        for key in run.by_pair:
+            self._active[key] = run
 
-        def release(status: str = "failed") -> None:
-            if not released.is_set():
-                released.set()
-                self._runs.release(pair, status)
+        def release_all() -> None:  # the handle was dropped before it started
+            for lane in lanes:
+                self._runs.release((lane.machine.symbol, lane.machine.strategy_name), "ready")
 
-        return RunHandle(self._loop(machine, frame, release), release)
+        return RunHandle(self._drive(run, frame), release_all)
 
     def _start_pair(self, machine: PairMachine) -> None:
         """SPEC §7.8: the pair's stores and state start empty."""
         key = (machine.symbol, machine.strategy_name)
-        self._limits = machine.cfg
         self._closed.clear((*key, True))
+        self._risk_events.clear((*key, True))
         self._machines[key] = machine
 
-    def _record(self, result: TickResult) -> None:
-        if isinstance(result, ClosedResult):
-            self._closed.add((result.symbol, result.strategy_name, True), result,
-                             self._limits.CC_BACKTEST_MAX_SIGNALS)
+    def _record(self, item: object) -> None:
+        if isinstance(item, ClosedResult):
+            self._closed.add((item.symbol, item.strategy_name, True), item, self._limits.CC_BACKTEST_MAX_SIGNALS)
+        elif isinstance(item, RiskContract):
+            self._risk_events.add((item.symbol, item.strategy_name, True), item, self._limits.CC_RISK_MAX_EVENTS)
 
-    def _loop(self, machine: PairMachine, frame: FrameSchema, release: Callable[[str], None]) -> Iterator[Final]:
+    # ---- the loop ----------------------------------------------------------------
+    def _drive(self, run: _Run, frame: FrameSchema) -> Iterator[Final]:
+        lanes = run.lanes
         start, step, total = frame_bounds(frame, clock.now())
-        perf = PerfTimer(machine.symbol, machine.strategy_name, machine.exchange_name, True)
-        run_started = perf.start()
+        run.start, run.step, run.total = start, step, total
         on_timeframe = frame.callbacks.get("on_timeframe")
         if on_timeframe is not None:
-            call_user(on_timeframe, [start + k * step for k in range(total)], start, start + (total - 1) * step
-                      if total else min(frame.end_ms, clock.now()), frame.interval, where="on_timeframe",
-                      symbol=machine.symbol, strategy_name=machine.strategy_name)
-        status = "failed"
-        i = 0
-        progress_topic, perf_topic = events.backtest_progress, events.performance
-        signal_topic, mode_topic = events.signal, machine.mode_topic
-        idle_callbacks = machine.idle_callbacks
+            call_user(on_timeframe, [start + k * step for k in range(total)], start,
+                      start + (total - 1) * step if total else min(frame.end_ms, clock.now()), frame.interval,
+                      where="on_timeframe")
+        ctx = lanes[0].machine.ctx
+        run_started = {lane.index: lane.perf.start() for lane in lanes}
+        heap: list[tuple[int, int, int, int]] = []
+        progress_topic, perf_topic, signal_topic = events.backtest_progress, events.performance, events.signal
+        failed = False
         try:
-            with run_context(machine.ctx):
-                while i < total:
-                    if progress_topic.listeners:
-                        self._progress(machine, total, i)
-                    holds = machine.pending is not None or machine.scheduled is not None
-                    if machine.stopped and not holds:
-                        break
-                    when = start + i * step
-                    started = time.perf_counter() if perf_topic.listeners else 0.0
-                    if not holds:
-                        if machine.due(when):
-                            machine.intake(when)
-                            holds = machine.pending is not None or machine.scheduled is not None
+            with run_context(ctx):
+                for lane in lanes:
+                    if total:
+                        heap.append((start, FRAME, lane.index, lane.token))
+                    else:
+                        self._finish(lane, total, run_started)
+                heapq.heapify(heap)
+                while heap:
+                    t, cls, index, token = heapq.heappop(heap)
+                    lane = lanes[index]
+                    if token != lane.token or lane.finished:
+                        continue
+                    m = lane.machine
+                    nxt: tuple[int, int] | None
+                    if cls == FRAME:
+                        if progress_topic.listeners:
+                            self._progress(m, total, lane.i)
+                        holds = m.pending is not None or m.scheduled is not None
+                        if m.stopped and not holds:
+                            nxt = None
                         else:
-                            machine.idle_step(when)
-                    if not holds:
-                        if machine.outbox:
-                            machine.outbox.clear()
-                        if started:
-                            perf.emit("backtest_timeframe", started)
-                        i += 1
-                        # nobody sees the steps in between: jump to the next due one (SPEC §7.2)
-                        last_call = machine.last_call
-                        if last_call is not None and not (progress_topic.listeners or perf_topic.listeners
-                                                          or signal_topic.listeners or mode_topic.listeners
-                                                          or idle_callbacks):
-                            due_at = last_call + machine.interval_ms
-                            if due_at > start + i * step:
-                                i = -(-(due_at - start) // step)
-                        continue
-                    try:
-                        machine.evaluate(clock.now())
-                    except CandleDataError as exc:
-                        emit_error(exc)
-                        machine.outbox.clear()
-                        perf.emit("backtest_signal", started)
-                        i += 1
-                        continue
-                    finals = [r for r in machine.outbox if isinstance(r, (ClosedResult, CancelledResult))]
-                    machine.outbox.clear()
-                    yield from finals
-                    perf.emit("backtest_signal", started)
-                    if machine.holds:
-                        self._unresolved(machine)
-                        break
-                    i = max(i, -(-(finals[-1].close_timestamp - start) // step))
-            status = "done"
+                            when = start + lane.i * step
+                            lane.started = time.perf_counter() if perf_topic.listeners else 0.0
+                            if not holds:
+                                if m.due(when):
+                                    m.intake(when)
+                                    holds = m.pending is not None or m.scheduled is not None
+                                else:
+                                    m.idle_step(when)
+                            if holds:
+                                nxt = self._fast_forward(lane, run)
+                            else:
+                                if m.outbox:
+                                    m.outbox.clear()
+                                lane.perf.emit("backtest_timeframe", lane.started)
+                                lane.i += 1
+                                last_call = m.last_call
+                                if last_call is not None and not (progress_topic.listeners or perf_topic.listeners
+                                                                  or signal_topic.listeners
+                                                                  or m.mode_topic.listeners or m.idle_callbacks):
+                                    due_at = last_call + m.interval_ms  # nobody sees the steps in between
+                                    if due_at > start + lane.i * step:
+                                        lane.i = -(-(due_at - start) // step)
+                                nxt = (start + lane.i * step, FRAME) if lane.i < total else None
+                    elif cls == POSITION:
+                        item = lane.plan.popleft()
+                        m.apply(item)
+                        if item.kind in ("profit", "loss"):
+                            nxt = (lane.plan[0].at, POSITION)
+                        elif item.kind == "close":
+                            finals = self._finals(m)
+                            yield from finals
+                            nxt = self._resume(lane, run, finals[-1].close_timestamp)
+                        elif item.kind == "error":
+                            nxt = self._retry(lane, run)
+                        else:  # unresolved: the row outlives now (SPEC §7.4)
+                            self._unresolved(lane)
+                            nxt = None
+                    else:  # WAITING
+                        try:
+                            m.advance_waiting(t)
+                        except CandleDataError as exc:
+                            emit_error(exc)
+                            nxt = self._retry(lane, run)
+                        else:
+                            finals = self._finals(m)
+                            if finals:
+                                yield from finals
+                                nxt = self._resume(lane, run, finals[-1].close_timestamp)
+                            else:
+                                nxt = self._fast_forward(lane, run)
+                    if nxt is None:
+                        self._finish(lane, total, run_started)
+                    else:
+                        heapq.heappush(heap, (max(nxt[0], t), nxt[1], index, lane.token))
+                    if run.dirty:
+                        self._reschedule(run, heap, t)
+        except Exception:
+            failed = True
+            raise
         finally:
-            machine.close()
-            if events.backtest_progress.listeners:
-                self._progress(machine, total, total)
-            perf.emit("backtest_total", run_started)
-            release(status)
-            events.done_backtest.emit(DoneContract(machine.exchange_name, machine.strategy_name, True, machine.symbol))
+            for lane in lanes:
+                lane.machine.close()
+                if not lane.finished:  # the consumer closed the generator, or the run failed
+                    self._finish(lane, total, run_started, status="failed" if failed else "done")
+            for key in run.by_pair:
+                if self._active.get(key) is run:
+                    del self._active[key]
+
+    def _fast_forward(self, lane: _Lane, run: _Run) -> tuple[int, int] | None:
+        """Plan what happens next to the held row (SPEC §7.2 step 4)."""
+        m = lane.machine
+        if m.outbox:
+            m.outbox.clear()
+        if m.pending is not None:
+            lane.plan = deque(m.position_plan(clock.now()))
+            return lane.plan[0].at, POSITION
+        try:
+            at = m.waiting_next(clock.now())
+        except CandleDataError as exc:
+            emit_error(exc)
+            return self._retry(lane, run)
+        if at is None:
+            self._unresolved(lane)
+            return None
+        return at, WAITING
+
+    @staticmethod
+    def _finals(m: PairMachine) -> list[Final]:
+        finals = [r for r in m.outbox if isinstance(r, (ClosedResult, CancelledResult))]
+        m.outbox.clear()
+        return finals
+
+    @staticmethod
+    def _resume(lane: _Lane, run: _Run, close_timestamp: int) -> tuple[int, int] | None:
+        """After a final result: the first frame timestamp at or after its close (SPEC §7.2)."""
+        lane.perf.emit("backtest_signal", lane.started)
+        lane.i = max(lane.i, -(-(close_timestamp - run.start) // run.step))
+        return (run.start + lane.i * run.step, FRAME) if lane.i < run.total else None
+
+    @staticmethod
+    def _retry(lane: _Lane, run: _Run) -> tuple[int, int] | None:
+        """A failed fast-forward keeps the row and is tried again at the next frame step (SPEC §7.5)."""
+        lane.machine.outbox.clear()
+        lane.perf.emit("backtest_signal", lane.started)
+        lane.i += 1
+        return (run.start + lane.i * run.step, FRAME) if lane.i < run.total else None
+
+    def _reschedule(self, run: _Run, heap: list, t: int) -> None:
+        """A cancel or stop arrived: a waiting row must look at it at its next candle boundary."""
+        for key in run.dirty:
+            lane = run.by_pair.get(key)
+            if lane is not None and not lane.finished and lane.machine.scheduled is not None and not lane.plan:
+                lane.token += 1
+                heapq.heappush(heap, (max(t, lane.machine.cursor), WAITING, lane.index, lane.token))
+        run.dirty.clear()
+
+    def _unresolved(self, lane: _Lane) -> None:
+        """SPEC §7.4: the row outlives ``now``: report it as ``active`` and end the pair's run."""
+        m = lane.machine
+        log.warning("backtest of %s/%s ends with an unresolved signal at %d", m.symbol, m.strategy_name, m.cursor)
+        if m.scheduled is not None:
+            m.publish_active(m.cursor, m._vwap_or_none(m.cursor))
+        m.outbox.clear()
 
     @staticmethod
     def _progress(machine: PairMachine, total: int, processed: int) -> None:
         events.backtest_progress.emit(BacktestProgress(machine.exchange_name, machine.strategy_name, machine.symbol,
                                                        total, processed, processed / total if total else 1.0))
 
-    @staticmethod
-    def _unresolved(machine: PairMachine) -> None:
-        """SPEC §7.4: the row outlives ``now``: report it as ``active`` and end the run."""
-        log.warning("backtest of %s/%s ends with an unresolved signal at %d", machine.symbol,
-                    machine.strategy_name, machine.cursor)
-        with run_context(machine.ctx):
-            machine.publish_active(machine.cursor, machine._vwap_or_none(machine.cursor))
-        machine.outbox.clear()
+    def _finish(self, lane: _Lane, total: int, run_started: dict[int, float], status: str = "done") -> None:
+        """The pair's run ended: final progress, backtest_total, done (SPEC §7.2, §19.10)."""
+        lane.finished = True
+        m = lane.machine
+        if events.backtest_progress.listeners:
+            self._progress(m, total, total)
+        lane.perf.emit("backtest_total", run_started[lane.index])
+        self._runs.release((m.symbol, m.strategy_name), status)
+        events.done_backtest.emit(DoneContract(m.exchange_name, m.strategy_name, True, m.symbol))
 
+    # ---- control ------------------------------------------------------------------
     def background(self, symbol: str, *, strategy_name: str, exchange_name: str, frame_name: str) -> Callable[[], None]:
         """Run in a daemon thread; returns a function that stops the run."""
         handle = self.run(symbol, strategy_name=strategy_name, exchange_name=exchange_name, frame_name=frame_name)
@@ -222,6 +371,7 @@ class BacktestApi:
         machine = self._machines.get((symbol, strategy_name))
         if machine is not None:
             machine.stopped = True
+            self._mark_dirty((symbol, strategy_name))
 
     def cancel(self, symbol: str, strategy_name: str, cancel_id: str | None = None) -> bool:
         """Ask to cancel the pair's waiting row; False when it has none."""
@@ -229,7 +379,13 @@ class BacktestApi:
         if machine is None or machine.scheduled is None:
             return False
         machine.cancel_request = (cancel_id,)
+        self._mark_dirty((symbol, strategy_name))
         return True
+
+    def _mark_dirty(self, key: tuple[str, str]) -> None:
+        run = self._active.get(key)
+        if run is not None:
+            run.dirty.add(key)
 
     # ---- reading ------------------------------------------------------------------
     def _machine(self, symbol: str, strategy_name: str) -> PairMachine | None:
@@ -247,6 +403,11 @@ class BacktestApi:
     def get_data(self, symbol: str, strategy_name: str) -> BacktestStatistics:
         lookup("strategy", strategy_name)
         return backtest_statistics(self._closed.items((symbol, strategy_name, True)))
+
+    def risk_events(self, symbol: str, strategy_name: str) -> list[RiskContract]:
+        """Risk rejections of the pair's last backtest, newest first."""
+        lookup("strategy", strategy_name)
+        return self._risk_events.items((symbol, strategy_name, True))
 
     def list(self) -> list[RunStatus]:
         return self._runs.listing()
