@@ -24,7 +24,8 @@ from .registry import (add_exchange, add_frame, add_optimizer, add_risk, add_siz
                        list_exchanges, list_frames, list_optimizers, list_risks, list_sizings, list_strategies,
                        list_walkers)
 from .modes.backtest import Backtest
-from .pnl import compute_pnl
+from .risk import ActivePosition, Risk, RiskContract, RiskStatistics, RiskValidationPayload
+from .sizing import PositionSize
 from .results import (ActiveResult, BacktestProgress, CancelledResult, ClosedResult, DoneContract, IdleResult,
                       OpenedResult, PartialContract, PerformanceContract, PingContract, Pnl, RunStatus,
                       ScheduledResult, TickResult)
@@ -36,4 +37,4 @@ from .schemas import (ExchangeSchema, FrameSchema, OptimizerSchema, RiskSchema, 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in {
     "candles", "clock", "config", "context", "errors", "events", "registry", "schemas", "fmt", "guard",
     "intervals", "candle_store", "exchanges", "modes", "pnl", "results", "signals", "stats",
-    "strategy", "evaluate", "perf", "runs", "stores"}]
+    "strategy", "evaluate", "perf", "runs", "stores", "risk", "sizing", "guard"}]

@@ -30,6 +30,10 @@ class BoundedStore(Generic[T]):
         with self._lock:
             return list(self._items.get(key, ()))
 
+    def clear_all(self) -> None:
+        with self._lock:
+            self._items.clear()
+
     def clear(self, key: Hashable) -> None:
         with self._lock:
             self._items.pop(key, None)

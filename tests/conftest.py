@@ -6,6 +6,7 @@ import pytest
 
 from btk_core import clock, config, events, registry
 from btk_core.modes.backtest import Backtest
+from btk_core.risk import RISK_EVENTS
 
 
 class FakeClock:
@@ -26,6 +27,7 @@ class FakeClock:
 @pytest.fixture(autouse=True)
 def clean_state():
     Backtest._reset()
+    RISK_EVENTS.clear_all()
     registry.clear_registry()
     config.reset_config()
     events.reset_listeners()

@@ -97,3 +97,35 @@ class Scenario:
 def mins(t: int) -> float:
     """Minutes since T0 (for readable assertions)."""
     return (t - T0) / M
+
+
+def quiet_market(overrides=None, symbols=("BTC", "ETH", "SOL"), history=(-200, 2000), name="ex"):
+    """Register exchange ``name``: QUIET 1m candles for every symbol, with per-symbol minute overrides."""
+    import btk_core as bt
+    overrides = overrides or {}
+    table = {}
+    for symbol in symbols:
+        extra = overrides.get(symbol, {})
+        table[symbol] = [[T0 + m * M, *(tuple(float(x) for x in extra[m]) + (10.0,))[:5]] if m in extra
+                         else [T0 + m * M, *QUIET] for m in range(*history)]
+
+    def get_candles(symbol, interval, since, limit):
+        if interval != "1m":
+            return []
+        return [r for r in table.get(symbol, []) if r[0] >= since][:limit]
+
+    return bt.add_exchange(exchange_name=name, get_candles=get_candles)
+
+
+def signal_table(table):
+    """A get_signal answering ``table[(symbol, minute)]`` (calls recorded in ``.calls``)."""
+    def get_signal(symbol, when):
+        minute = (int(when.timestamp() * 1000) - T0) // M
+        get_signal.calls.append((symbol, minute))
+        return table.get((symbol, minute))
+    get_signal.calls = []
+    return get_signal
+
+
+def long_at_market(tp=101, sl=99, minutes=60):
+    return {"position": "long", "price_take_profit": tp, "price_stop_loss": sl, "minute_estimated_time": minutes}

@@ -29,7 +29,7 @@ from ..intervals import INTERVAL_MS
 from ..perf import PerfTimer
 from ..registry import lookup
 from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
-from ..risk import RiskBook, RiskContract, RiskGate
+from ..risk import RISK_EVENTS, RiskBook, RiskContract, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
 from ..signals import SignalRow
@@ -117,7 +117,6 @@ class BacktestApi:
         self._machines: dict[tuple[str, str], PairMachine] = {}
         self._active: dict[tuple[str, str], _Run] = {}
         self._closed: BoundedStore[ClosedResult] = BoundedStore()
-        self._risk_events: BoundedStore[RiskContract] = BoundedStore()
         self._limits = snapshot()
 
     # ---- starting runs -------------------------------------------------------------
@@ -165,14 +164,14 @@ class BacktestApi:
         """SPEC §7.8: the pair's stores and state start empty."""
         key = (machine.symbol, machine.strategy_name)
         self._closed.clear((*key, True))
-        self._risk_events.clear((*key, True))
+        RISK_EVENTS.clear((*key, True))
         self._machines[key] = machine
 
     def _record(self, item: object) -> None:
         if isinstance(item, ClosedResult):
             self._closed.add((item.symbol, item.strategy_name, True), item, self._limits.CC_BACKTEST_MAX_SIGNALS)
         elif isinstance(item, RiskContract):
-            self._risk_events.add((item.symbol, item.strategy_name, True), item, self._limits.CC_RISK_MAX_EVENTS)
+            RISK_EVENTS.add((item.symbol, item.strategy_name, True), item, self._limits.CC_RISK_MAX_EVENTS)
 
     # ---- the loop ----------------------------------------------------------------
     def _drive(self, run: _Run, frame: FrameSchema) -> Iterator[Final]:
@@ -403,11 +402,6 @@ class BacktestApi:
     def get_data(self, symbol: str, strategy_name: str) -> BacktestStatistics:
         lookup("strategy", strategy_name)
         return backtest_statistics(self._closed.items((symbol, strategy_name, True)))
-
-    def risk_events(self, symbol: str, strategy_name: str) -> list[RiskContract]:
-        """Risk rejections of the pair's last backtest, newest first."""
-        lookup("strategy", strategy_name)
-        return self._risk_events.items((symbol, strategy_name, True))
 
     def list(self) -> list[RunStatus]:
         return self._runs.listing()
