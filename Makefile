@@ -32,6 +32,8 @@ $(STAMP): pyproject.toml
 	else \
 		$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'; \
 	fi
+	@# the checkout is installed editable: pre-compile it too (imports never write .pyc here)
+	@$(BIN)/python -m compileall -q btk_core flows
 	@touch $(STAMP)
 
 bench: $(STAMP)

@@ -24,17 +24,21 @@ from .registry import (add_exchange, add_frame, add_optimizer, add_risk, add_siz
                        list_exchanges, list_frames, list_optimizers, list_risks, list_sizings, list_strategies,
                        list_walkers)
 from .modes.backtest import Backtest
+from .modes.walker import (Walker, WalkerCompleteContract, WalkerContract, WalkerProgress, WalkerResults)
+from .reports.api import Heat, Partial, Performance, Schedule
+from .reports.stores import record_details
 from .risk import ActivePosition, Risk, RiskContract, RiskStatistics, RiskValidationPayload
 from .sizing import PositionSize
 from .results import (ActiveResult, BacktestProgress, CancelledResult, ClosedResult, DoneContract, IdleResult,
                       OpenedResult, PartialContract, PerformanceContract, PingContract, Pnl, RunStatus,
                       ScheduledResult, TickResult)
 from .signals import SignalDto, SignalRow
-from .stats import BacktestStatistics
+from .stats import (BacktestStatistics, HeatmapRow, HeatmapStatistics, LiveStatistics, MetricStats,
+                    PartialStatistics, PerformanceStatistics, ScheduleStatistics)
 from .schemas import (ExchangeSchema, FrameSchema, OptimizerSchema, RiskSchema, SizingSchema, StrategySchema,
                       WalkerSchema)
 
 __all__ = [name for name in dir() if not name.startswith("_") and name not in {
     "candles", "clock", "config", "context", "errors", "events", "registry", "schemas", "fmt", "guard",
     "intervals", "candle_store", "exchanges", "modes", "pnl", "results", "signals", "stats",
-    "strategy", "evaluate", "perf", "runs", "stores", "risk", "sizing", "guard"}]
+    "strategy", "evaluate", "perf", "runs", "stores", "risk", "sizing", "guard", "reports", "atomic"}]

@@ -143,6 +143,11 @@ def get_config() -> dict[str, Any]:
         return dict(_current)
 
 
+def value(key: str) -> Any:
+    """One current value, without copying the whole config (for per-event limits)."""
+    return _current[key]
+
+
 def get_default_config() -> dict[str, Any]:
     """A copy of the defaults."""
     return dict(_DEFAULTS)

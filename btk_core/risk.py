@@ -211,5 +211,14 @@ class RiskApi:
         return RiskStatistics(len(events_), dict(sorted(by_symbol.items())), dict(sorted(by_strategy.items())),
                               events_)
 
+    def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
+        from .reports.documents import risk_report
+        return risk_report(symbol, strategy_name, self.get_data(symbol, strategy_name, backtest))
+
+    def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/risk") -> str:
+        from .reports.documents import pair_file
+        from .reports.render import dump
+        return dump(self.get_report(symbol, strategy_name, backtest), path, pair_file(symbol, strategy_name))
+
 
 Risk = RiskApi()

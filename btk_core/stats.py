@@ -83,3 +83,204 @@ def backtest_statistics(closed: Sequence[ClosedResult]) -> BacktestStatistics:
     metrics = trade_metrics([r.pnl.pnl_percentage for r in closed],
                             [r.close_timestamp - r.signal.pending_at for r in closed])
     return BacktestStatistics(**metrics, signal_list=list(closed))
+
+
+# ---- heatmap (SPEC §13.3) -------------------------------------------------------------
+@dataclass(frozen=True)
+class HeatmapRow:
+    """One symbol of a strategy's portfolio heatmap, from its trades in time order."""
+
+    symbol: str
+    total_trades: int
+    win_count: int
+    loss_count: int
+    win_rate: float | None
+    total_pnl: float | None
+    avg_pnl: float | None
+    std_dev: float | None
+    sharpe_ratio: float | None
+    max_drawdown: float | None
+    profit_factor: float | None
+    avg_win: float | None
+    avg_loss: float | None
+    max_win_streak: int
+    max_loss_streak: int
+    expectancy: float | None
+
+
+@dataclass(frozen=True)
+class HeatmapStatistics:
+    rows: list[HeatmapRow]
+    total_symbols: int
+    portfolio_total_pnl: float | None
+    portfolio_total_trades: int
+    portfolio_sharpe_ratio: float | None
+
+
+def _streaks(pnls: Sequence[float]) -> tuple[int, int]:
+    """Longest runs of wins / losses; a flat trade neither extends nor breaks a run."""
+    best_w = best_l = run_w = run_l = 0
+    for p in pnls:
+        if p > 0:
+            run_w, run_l = run_w + 1, 0
+        elif p < 0:
+            run_w, run_l = 0, run_l + 1
+        best_w, best_l = max(best_w, run_w), max(best_l, run_l)
+    return best_w, best_l
+
+
+def _max_drawdown(pnls: Sequence[float]) -> float:
+    """Peak-to-trough of the running sum of PnL percentages, in time order (>= 0)."""
+    equity = peak = worst = 0.0
+    for p in pnls:
+        equity += p
+        peak = max(peak, equity)
+        worst = max(worst, peak - equity)
+    return worst
+
+
+def heatmap_row(symbol: str, pnls: Sequence[float]) -> HeatmapRow:
+    """The §13.3 row of ``pnls`` given in time order."""
+    n = len(pnls)
+    m = trade_metrics(pnls, [0] * n)
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    avg_win = math.fsum(wins) / len(wins) if wins else None
+    avg_loss = math.fsum(losses) / len(losses) if losses else None
+    profit_factor = ratio(math.fsum(wins), abs(math.fsum(losses))) if wins and losses else None
+    win_rate = m.get("win_rate")
+    expectancy = None
+    if win_rate is not None and avg_win is not None and avg_loss is not None:
+        expectancy = safe(win_rate / 100 * avg_win + (100 - win_rate) / 100 * avg_loss)
+    w_streak, l_streak = _streaks(pnls)
+    return HeatmapRow(symbol, n, m["win_count"], m["loss_count"], win_rate, m.get("total_pnl"), m.get("avg_pnl"),
+                      m.get("std_dev"), m.get("sharpe_ratio"), _max_drawdown(pnls) if n else None, profit_factor,
+                      avg_win, avg_loss, w_streak, l_streak, expectancy)
+
+
+def heatmap_statistics(pnls_by_symbol: dict[str, Sequence[float]]) -> HeatmapStatistics:
+    """Rows sorted by Sharpe descending (None last, ties by symbol) and portfolio aggregates."""
+    rows = [heatmap_row(symbol, pnls) for symbol, pnls in pnls_by_symbol.items() if pnls]
+    rows.sort(key=lambda r: (r.sharpe_ratio is None, -(r.sharpe_ratio or 0.0), r.symbol))
+    total_trades = sum(r.total_trades for r in rows)
+    with_sharpe = [r for r in rows if r.sharpe_ratio is not None]
+    sharpe = (safe(math.fsum(r.sharpe_ratio * r.total_trades for r in with_sharpe) / total_trades)  # type: ignore[operator]
+              if with_sharpe and total_trades else None)
+    total_pnl = safe(math.fsum(r.total_pnl or 0.0 for r in rows)) if rows else None
+    return HeatmapStatistics(rows, len(rows), total_pnl, total_trades, sharpe)
+
+
+# ---- schedule, partial, live (SPEC §13.2, §13.4, §13.5) ---------------------------------
+@dataclass(frozen=True)
+class ScheduleStatistics:
+    total_events: int
+    total_scheduled: int
+    total_opened: int
+    total_cancelled: int
+    activation_rate: float | None
+    cancellation_rate: float | None
+    avg_activation_time: float | None
+    avg_wait_time: float | None
+    event_list: list
+
+
+def schedule_statistics(event_list: list) -> ScheduleStatistics:
+    scheduled = [e for e in event_list if e.action == "scheduled"]
+    opened = [e for e in event_list if e.action == "opened"]
+    cancelled = [e for e in event_list if e.action == "cancelled"]
+    n = len(scheduled)
+    activation = [(e.signal.pending_at - e.signal.scheduled_at) / 60000 for e in opened]
+    waits = [(e.close_timestamp - e.signal.scheduled_at) / 60000 for e in cancelled]
+    return ScheduleStatistics(
+        len(event_list), n, len(opened), len(cancelled),
+        safe(len(opened) / n * 100) if n else None, safe(len(cancelled) / n * 100) if n else None,
+        safe(math.fsum(activation) / len(activation)) if activation else None,
+        safe(math.fsum(waits) / len(waits)) if waits else None, list(event_list))
+
+
+@dataclass(frozen=True)
+class PartialStatistics:
+    total_events: int
+    total_profit: int
+    total_loss: int
+    event_list: list
+
+
+@dataclass(frozen=True)
+class LiveStatistics:
+    """The metrics of §13.1 over the ``closed`` events currently in the live queue."""
+
+    total_events: int
+    total_closed: int
+    win_count: int = 0
+    loss_count: int = 0
+    win_rate: float | None = None
+    avg_pnl: float | None = None
+    total_pnl: float | None = None
+    std_dev: float | None = None
+    sharpe_ratio: float | None = None
+    annualized_sharpe_ratio: float | None = None
+    certainty_ratio: float | None = None
+    expected_yearly_returns: float | None = None
+    event_list: list = field(default_factory=list)
+
+
+def live_statistics(event_list: list) -> LiveStatistics:
+    closed = [e for e in event_list if e.action == "closed"]
+    m = trade_metrics([r.pnl.pnl_percentage for r in closed], [r.close_timestamp - r.signal.pending_at for r in closed])
+    m.pop("total_signals")
+    return LiveStatistics(len(event_list), len(closed), **m, event_list=list(event_list))
+
+
+# ---- performance (SPEC §13.6) -----------------------------------------------------------
+@dataclass(frozen=True)
+class MetricStats:
+    metric_type: str
+    count: int
+    total_duration: float
+    avg_duration: float
+    min_duration: float
+    max_duration: float
+    std_dev: float | None
+    median: float
+    p95: float
+    p99: float
+    avg_wait_time: float
+    min_wait_time: float
+    max_wait_time: float
+
+
+@dataclass(frozen=True)
+class PerformanceStatistics:
+    strategy_name: str
+    total_events: int
+    total_duration: float
+    metric_stats: dict[str, MetricStats]
+    events: list
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """``sorted[max(0, ceil(count * p / 100) - 1)]``."""
+    return sorted_values[max(0, math.ceil(len(sorted_values) * p / 100) - 1)]
+
+
+def metric_stats(metric_type: str, durations: Sequence[float], waits: Sequence[float]) -> MetricStats:
+    n = len(durations)
+    total = math.fsum(durations)
+    avg = total / n
+    ordered = sorted(durations)
+    return MetricStats(metric_type, n, total, avg, ordered[0], ordered[-1], sample_std(durations, avg),
+                       percentile(ordered, 50), percentile(ordered, 95), percentile(ordered, 99),
+                       math.fsum(waits) / len(waits) if waits else 0.0, min(waits) if waits else 0.0,
+                       max(waits) if waits else 0.0)
+
+
+def performance_statistics(strategy_name: str, event_list: list) -> PerformanceStatistics:
+    by_type: dict[str, list] = {}
+    for e in event_list:
+        by_type.setdefault(e.metric_type, []).append(e)
+    stats = {kind: metric_stats(kind, [e.duration for e in items],
+                                [e.timestamp - e.previous_timestamp for e in items if e.previous_timestamp is not None])
+             for kind, items in by_type.items()}
+    return PerformanceStatistics(strategy_name, len(event_list), math.fsum(e.duration for e in event_list), stats,
+                                 list(event_list))

@@ -6,6 +6,8 @@ import pytest
 
 from btk_core import clock, config, events, registry
 from btk_core.modes.backtest import Backtest
+from btk_core.modes.walker import Walker
+from btk_core.reports import stores as report_stores
 from btk_core.risk import RISK_EVENTS
 
 
@@ -28,6 +30,8 @@ class FakeClock:
 def clean_state():
     Backtest._reset()
     RISK_EVENTS.clear_all()
+    report_stores.clear_all()
+    Walker._reset()
     registry.clear_registry()
     config.reset_config()
     events.reset_listeners()

@@ -29,6 +29,7 @@ from ..intervals import INTERVAL_MS
 from ..perf import PerfTimer
 from ..registry import lookup
 from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
+from ..reports import stores as report_stores
 from ..risk import RISK_EVENTS, RiskBook, RiskContract, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
@@ -165,9 +166,12 @@ class BacktestApi:
         key = (machine.symbol, machine.strategy_name)
         self._closed.clear((*key, True))
         RISK_EVENTS.clear((*key, True))
+        report_stores.clear_pair(machine.symbol, machine.strategy_name, True)
         self._machines[key] = machine
 
     def _record(self, item: object) -> None:
+        if not isinstance(item, RiskContract):
+            report_stores.record_result(item, self._limits)
         if isinstance(item, ClosedResult):
             self._closed.add((item.symbol, item.strategy_name, True), item, self._limits.CC_BACKTEST_MAX_SIGNALS)
         elif isinstance(item, RiskContract):
@@ -402,6 +406,25 @@ class BacktestApi:
     def get_data(self, symbol: str, strategy_name: str) -> BacktestStatistics:
         lookup("strategy", strategy_name)
         return backtest_statistics(self._closed.items((symbol, strategy_name, True)))
+
+    def get_report(self, symbol: str, strategy_name: str) -> str:
+        """The backtest report of the pair's last run (SPEC §14 #1)."""
+        from ..reports.documents import backtest_report
+        return backtest_report(strategy_name, self.get_data(symbol, strategy_name))
+
+    def dump(self, symbol: str, strategy_name: str, path: str = "./dump/backtest") -> str:
+        """Write the report (and, with trades, its equity/drawdown picture); returns the report path."""
+        from ..reports.documents import backtest_report, pair_file
+        from ..reports.plots import equity_png
+        from ..reports.render import dump
+        stats = self.get_data(symbol, strategy_name)
+        text = backtest_report(strategy_name, stats)
+        if stats.signal_list:
+            trades = sorted(stats.signal_list, key=lambda r: r.close_timestamp)
+            image = equity_png([r.close_timestamp for r in trades], [r.pnl.pnl_percentage for r in trades],
+                               f"{strategy_name} on {symbol}", path, pair_file(symbol, strategy_name)[:-3] + ".png")
+            text += f"\n\n![Equity and drawdown]({image})"
+        return dump(text, path, pair_file(symbol, strategy_name))
 
     def list(self) -> list[RunStatus]:
         return self._runs.listing()

@@ -1,0 +1,81 @@
+"""``Heat``, ``Schedule``, ``Partial`` and ``Performance``: statistics, reports and dumps (SPEC §17.4)."""
+from __future__ import annotations
+
+from ..registry import lookup
+from ..stats import (HeatmapStatistics, PartialStatistics, PerformanceStatistics, ScheduleStatistics,
+                     heatmap_statistics, performance_statistics, schedule_statistics)
+from . import documents, stores
+from .render import dump
+
+
+class HeatApi:
+    """A strategy's portfolio heatmap: one row per symbol it traded."""
+
+    def get_data(self, strategy_name: str, backtest: bool = True) -> HeatmapStatistics:
+        lookup("strategy", strategy_name)
+        return heatmap_statistics(stores.HEAT.pnls_by_symbol(strategy_name, backtest))
+
+    def get_report(self, strategy_name: str, backtest: bool = True) -> str:
+        return documents.heatmap_report(strategy_name, self.get_data(strategy_name, backtest))
+
+    def dump(self, strategy_name: str, backtest: bool = True, path: str = "./dump/heatmap") -> str:
+        from ..fmt import safe_name
+        from .plots import heatmap_png
+        stats = self.get_data(strategy_name, backtest)
+        image = heatmap_png(stats, path, f"{safe_name(strategy_name)}.png") if stats.rows else None
+        return dump(documents.heatmap_report(strategy_name, stats, image), path, f"{safe_name(strategy_name)}.md")
+
+
+class ScheduleApi:
+    """Scheduled (limit) entries of a pair: how many activated, how long they waited."""
+
+    def get_data(self, symbol: str, strategy_name: str, backtest: bool = True) -> ScheduleStatistics:
+        lookup("strategy", strategy_name)
+        return schedule_statistics(stores.SCHEDULE.items((symbol, strategy_name, backtest)))
+
+    def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
+        return documents.schedule_report(strategy_name, self.get_data(symbol, strategy_name, backtest))
+
+    def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/schedule") -> str:
+        return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
+
+
+class PartialApi:
+    """Profit and loss milestones reached by a pair's positions (recorded under ``record_details``)."""
+
+    def _items(self, symbol: str, strategy_name: str, backtest: bool) -> list:
+        lookup("strategy", strategy_name)
+        return stores.PARTIAL.items((symbol, strategy_name, backtest))
+
+    def get_data(self, symbol: str, strategy_name: str, backtest: bool = True) -> PartialStatistics:
+        items = self._items(symbol, strategy_name, backtest)
+        profit = sum(1 for kind, _ in items if kind == "profit")
+        return PartialStatistics(len(items), profit, len(items) - profit, [e for _, e in items])
+
+    def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
+        items = self._items(symbol, strategy_name, backtest)
+        return documents.partial_report(symbol, strategy_name, self.get_data(symbol, strategy_name, backtest),
+                                        [kind for kind, _ in items])
+
+    def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/partial") -> str:
+        return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
+
+
+class PerformanceApi:
+    """Timings of a pair's runs (recorded under ``record_details``)."""
+
+    def get_data(self, symbol: str, strategy_name: str, backtest: bool = True) -> PerformanceStatistics:
+        lookup("strategy", strategy_name)
+        return performance_statistics(strategy_name, stores.PERFORMANCE.items((symbol, strategy_name, backtest)))
+
+    def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
+        return documents.performance_report(self.get_data(symbol, strategy_name, backtest))
+
+    def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/performance") -> str:
+        return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
+
+
+Heat = HeatApi()
+Schedule = ScheduleApi()
+Partial = PartialApi()
+Performance = PerformanceApi()

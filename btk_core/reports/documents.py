@@ -1,0 +1,142 @@
+"""The report documents of SPEC §14: each function gathers its rows and renders its template."""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import config
+from ..fmt import iso, minutes, num, pct, price, safe_name
+from ..risk import RiskStatistics
+from ..stats import (BacktestStatistics, HeatmapStatistics, PartialStatistics, PerformanceStatistics,
+                     ScheduleStatistics)
+from .render import fixed, render
+
+
+def _show_note() -> bool:
+    return bool(config.value("CC_REPORT_SHOW_SIGNAL_NOTE"))
+
+
+def _with_note(headers: list[str], after: str) -> list[str]:
+    """Insert the Note column after ``after`` only when ``CC_REPORT_SHOW_SIGNAL_NOTE`` is on."""
+    if not _show_note():
+        return headers
+    i = headers.index(after) + 1
+    return headers[:i] + ["Note"] + headers[i:]
+
+
+def _note(row: list[Any], signal: Any, at: int) -> list[Any]:
+    return row[:at] + [signal.note] + row[at:] if _show_note() else row
+
+
+def pair_file(symbol: str, strategy_name: str) -> str:
+    return f"{safe_name(symbol)}_{safe_name(strategy_name)}.md"
+
+
+def backtest_report(strategy_name: str, stats: BacktestStatistics) -> str:
+    headers = _with_note(["Signal ID", "Symbol", "Position", "Open Price", "Close Price", "Take Profit",
+                          "Stop Loss", "PNL (net)", "Close Reason", "Duration (min)", "Open Time", "Close Time"],
+                         "Position")
+    rows = []
+    for r in stats.signal_list:
+        s = r.signal
+        rows.append(_note([s.id, r.symbol, s.position.upper(), price(s.price_open), price(r.pnl.price_close),
+                           price(s.price_take_profit), price(s.price_stop_loss), pct(r.pnl.pnl_percentage),
+                           r.close_reason, minutes(s.pending_at, r.close_timestamp), iso(s.pending_at),
+                           iso(r.close_timestamp)], s, 3))
+    return render("backtest.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats)
+
+
+def schedule_report(strategy_name: str, stats: ScheduleStatistics) -> str:
+    headers = _with_note(["Timestamp", "Action", "Symbol", "Signal ID", "Position", "Current Price",
+                          "Entry Price", "Take Profit", "Stop Loss", "Wait Time (min)", "Cancel Reason",
+                          "Cancel ID"], "Position")
+    rows = []
+    for e in stats.event_list:
+        s = e.signal
+        if e.action == "opened":
+            wait = minutes(s.scheduled_at, s.pending_at)
+        elif e.action == "cancelled":
+            wait = minutes(s.scheduled_at, e.close_timestamp)
+        else:
+            wait = None
+        rows.append(_note([iso(e.timestamp), e.action.upper(), e.symbol, s.id, s.position.upper(),
+                           price(e.current_price), price(s.price_open), price(s.price_take_profit),
+                           price(s.price_stop_loss), wait, e.reason.upper() if e.action == "cancelled" else None,
+                           e.cancel_id if e.action == "cancelled" else None], s, 5))
+    return render("schedule.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats)
+
+
+def heatmap_report(strategy_name: str, stats: HeatmapStatistics, image: str | None = None) -> str:
+    headers = ["Symbol", "Total PNL", "Sharpe", "PF", "Expect", "WR", "Avg Win", "Avg Loss", "Max DD",
+               "W Streak", "L Streak", "Trades"]
+    rows = [[r.symbol, pct(r.total_pnl), fixed(r.sharpe_ratio), fixed(r.profit_factor), pct(r.expectancy),
+             fixed(r.win_rate, 1, "%"), pct(r.avg_win), pct(r.avg_loss),
+             "N/A" if r.max_drawdown is None else ("0.00%" if r.max_drawdown == 0 else f"-{r.max_drawdown:.2f}%"),
+             r.max_win_streak, r.max_loss_streak, r.total_trades] for r in stats.rows]
+    return render("heatmap.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats,
+                  image=image)
+
+
+def partial_report(symbol: str, strategy_name: str, stats: PartialStatistics, kinds: list[str]) -> str:
+    headers = ["Action", "Symbol", "Strategy", "Signal ID", "Position", "Level %", "Current Price", "Timestamp",
+               "Mode"]
+    rows = [[kind.upper(), e.symbol, e.strategy_name, e.signal.id, e.signal.position.upper(),
+             f"{'+' if kind == 'profit' else '-'}{num(e.level)}%", price(e.current_price), iso(e.timestamp),
+             "Backtest" if e.backtest else "Live"] for kind, e in zip(kinds, stats.event_list)]
+    return render("partial.md.j2", symbol=symbol, strategy_name=strategy_name, headers=headers, rows=rows,
+                  stats=stats)
+
+
+def risk_report(symbol: str, strategy_name: str, stats: RiskStatistics) -> str:
+    headers = _with_note(["Symbol", "Strategy", "Signal ID", "Position", "Exchange", "Open Price", "Take Profit",
+                          "Stop Loss", "Current Price", "Active Positions", "Risk", "ID", "Rejection Reason",
+                          "Timestamp"], "Signal ID")
+    rows = []
+    for e in stats.event_list:
+        s = e.pending_signal
+        rows.append(_note([e.symbol, e.strategy_name, s.id, s.position.upper(), e.exchange_name,
+                           price(s.price_open), price(s.price_take_profit), price(s.price_stop_loss),
+                           price(e.current_price), e.active_position_count, e.risk_name, e.rejection_id,
+                           e.rejection_note, iso(e.timestamp)], s, 3))
+    return render("risk.md.j2", symbol=symbol, strategy_name=strategy_name, headers=headers, rows=rows,
+                  stats=stats)
+
+
+def performance_report(stats: PerformanceStatistics) -> str:
+    headers = ["Metric Type", "Count", "Total (ms)", "Avg (ms)", "Min (ms)", "Max (ms)", "Std Dev (ms)",
+               "Median (ms)", "P95 (ms)", "P99 (ms)", "Avg Wait (ms)", "Min Wait (ms)", "Max Wait (ms)"]
+    ordered = sorted(stats.metric_stats.values(), key=lambda m: -m.total_duration)
+    rows = [[m.metric_type, m.count, fixed(m.total_duration), fixed(m.avg_duration), fixed(m.min_duration),
+             fixed(m.max_duration), fixed(m.std_dev), fixed(m.median), fixed(m.p95), fixed(m.p99),
+             fixed(m.avg_wait_time), fixed(m.min_wait_time), fixed(m.max_wait_time)] for m in ordered]
+    total = stats.total_duration
+    share = {m.metric_type: (m.total_duration / total * 100 if total else 0.0) for m in ordered}
+    return render("performance.md.j2", strategy_name=stats.strategy_name, headers=headers, rows=rows,
+                  stats=stats, ordered=ordered, share=share)
+
+
+def walker_report(results: Any, image: str | None = None) -> str:
+    complete = results.complete
+    tested = results.strategies
+    first = complete or tested[0]
+    metric = first.metric
+    ranked = sorted(enumerate(tested), key=lambda it: (it[1].metric_value is None, -(it[1].metric_value or 0.0),
+                                                       it[0]))[:10]
+    top_rows = []
+    for rank, (_, c) in enumerate(ranked, 1):
+        s = c.stats
+        top_rows.append([rank, c.strategy_name, fixed(c.metric_value), s.total_signals, fixed(s.win_rate, 2, "%"),
+                         pct(s.avg_pnl), pct(s.total_pnl), fixed(s.sharpe_ratio, 3), fixed(s.std_dev, 3, "%")])
+    signal_rows = [[c.strategy_name, r.signal.id, r.symbol, r.signal.position.upper(), pct(r.pnl.pnl_percentage),
+                    r.close_reason, iso(r.signal.pending_at), iso(r.close_timestamp)]
+                   for c in tested for r in c.stats.signal_list]
+    best = complete.best_strategy if complete else tested[-1].best_strategy
+    best_metric = complete.best_metric if complete else tested[-1].best_metric
+    best_stats = next((c.stats for c in tested if c.strategy_name == best), None)
+    return render("walker.md.j2", walker_name=first.walker_name, symbol=first.symbol,
+                  exchange_name=first.exchange_name, frame_name=first.frame_name, metric=metric,
+                  tested=len(tested), best_strategy=best, best_metric=best_metric,
+                  best_signals=best_stats.total_signals if best_stats else 0,
+                  top_headers=["Rank", "Strategy", "Metric", "Total Signals", "Win Rate", "Avg PNL", "Total PNL",
+                               "Sharpe Ratio", "Std Dev"], top_rows=top_rows,
+                  signal_headers=["Strategy", "Signal ID", "Symbol", "Position", "PNL (net)", "Close Reason",
+                                  "Open Time", "Close Time"], signal_rows=signal_rows, image=image)

@@ -1,0 +1,96 @@
+"""The report stores, fed by the engine's own results (SPEC §14).
+
+Schedule and heat stores are fed through the pair machines' sinks (one call per result,
+cheap). Partial and performance events are recorded by listeners that
+:func:`record_details` subscribes, so a run that nobody profiles keeps the engine's
+"unobserved work is skipped" shortcuts.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from .. import events
+from .. import config
+from ..results import CancelledResult, ClosedResult, OpenedResult, ScheduledResult
+from ..stores import BoundedStore
+
+SCHEDULE: BoundedStore[Any] = BoundedStore()      # (symbol, strategy, backtest)
+PARTIAL: BoundedStore[Any] = BoundedStore()       # (symbol, strategy, backtest) -> (kind, contract)
+PERFORMANCE: BoundedStore[Any] = BoundedStore()   # (symbol, strategy, backtest)
+
+
+class HeatStore:
+    """Closed trades per (strategy, backtest) and symbol, in arrival order, bounded per symbol."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._trades: dict[tuple[str, bool], dict[str, list[ClosedResult]]] = {}
+
+    def add(self, result: ClosedResult, limit: int) -> None:
+        with self._lock:
+            trades = self._trades.setdefault((result.strategy_name, result.backtest), {}).setdefault(result.symbol, [])
+            trades.append(result)
+            if limit and len(trades) > limit:
+                del trades[0]
+
+    def pnls_by_symbol(self, strategy_name: str, backtest: bool) -> dict[str, list[float]]:
+        """PnL percentages per symbol in time order (close time, ties by arrival)."""
+        with self._lock:
+            table = {s: list(t) for s, t in self._trades.get((strategy_name, backtest), {}).items()}
+        return {s: [r.pnl.pnl_percentage for r in sorted(t, key=lambda r: r.close_timestamp)] for s, t in table.items()}
+
+    def clear_row(self, strategy_name: str, backtest: bool, symbol: str) -> None:
+        with self._lock:
+            self._trades.get((strategy_name, backtest), {}).pop(symbol, None)
+
+    def clear_all(self) -> None:
+        with self._lock:
+            self._trades.clear()
+
+
+HEAT = HeatStore()
+
+
+def record_result(result: Any, cfg: Any) -> None:
+    """The "report stores" slot of §4.6 for schedule and heat."""
+    key = (result.symbol, result.strategy_name, result.backtest)
+    if isinstance(result, ClosedResult):
+        HEAT.add(result, cfg.CC_HEAT_MAX_TRADES_PER_SYMBOL)
+    if isinstance(result, (ScheduledResult, CancelledResult)) or (
+            isinstance(result, OpenedResult) and result.signal.was_scheduled):
+        SCHEDULE.add(key, result, cfg.CC_SCHEDULE_MAX_EVENTS)
+
+
+def clear_pair(symbol: str, strategy_name: str, backtest: bool) -> None:
+    """A run clears its own stores at start (SPEC §7.8)."""
+    key = (symbol, strategy_name, backtest)
+    for store in (SCHEDULE, PARTIAL, PERFORMANCE):
+        store.clear(key)
+    HEAT.clear_row(strategy_name, backtest, symbol)
+
+
+def clear_all() -> None:
+    for store in (SCHEDULE, PARTIAL, PERFORMANCE):
+        store.clear_all()
+    HEAT.clear_all()
+
+
+def record_details() -> Callable[[], None]:
+    """Record partial milestones and performance timings for the reports; returns ``stop()``.
+
+    Listening makes the engine compute milestones and time every step, which a plain
+    backtest skips, so it is opt-in (the flows and ``btk demo`` switch it on)."""
+    def partial(kind: str) -> Callable[[Any], None]:
+        def add(event: Any) -> None:
+            PARTIAL.add((event.symbol, event.strategy_name, event.backtest), (kind, event),
+                        config.value("CC_PARTIAL_MAX_EVENTS"))
+        return add
+
+    def performance(event: Any) -> None:
+        PERFORMANCE.add((event.symbol, event.strategy_name, event.backtest), event,
+                        config.value("CC_PERFORMANCE_MAX_EVENTS"))
+
+    stops = [events.listen_partial_profit(partial("profit")), events.listen_partial_loss(partial("loss")),
+             events.listen_performance(performance)]
+    return lambda: [stop() for stop in stops] and None
