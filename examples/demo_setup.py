@@ -4,13 +4,14 @@ Importing this module registers everything; ``btk demo`` and the tests use it.
 """
 from datetime import datetime, timezone
 
-from btk_core import add_frame, add_strategy, get_average_price, get_candles
+from btk_core import add_frame, add_risk, add_strategy, add_walker, get_average_price, get_candles
 from btk_core.exchanges import add_synthetic_exchange
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 STRATEGIES = ["sma_cross", "dip_buyer", "breakout"]
 EXCHANGE = "synthetic"
 FRAME = "june-2024"
+WALKER = "compare"
 
 
 def mean(values):
@@ -65,9 +66,19 @@ def breakout(symbol, when):
     return None
 
 
+def at_most_two_positions(payload):
+    """Shared by every breakout pair: no third position while two are open."""
+    if payload.active_position_count >= 2:
+        return f"{payload.active_position_count} breakout positions already open"
+    return None
+
+
 add_synthetic_exchange(EXCHANGE)
+add_risk(risk_name="breakout_book", validations=[at_most_two_positions], note=at_most_two_positions.__doc__)
 add_strategy(strategy_name="sma_cross", interval="5m", get_signal=sma_cross, note=sma_cross.__doc__)
 add_strategy(strategy_name="dip_buyer", interval="15m", get_signal=dip_buyer, note=dip_buyer.__doc__)
-add_strategy(strategy_name="breakout", interval="1h", get_signal=breakout, note=breakout.__doc__)
+add_strategy(strategy_name="breakout", interval="1h", get_signal=breakout, note=breakout.__doc__,
+             risk_name="breakout_book")
 add_frame(frame_name=FRAME, interval="1m", start_date=datetime(2024, 6, 1, tzinfo=timezone.utc),
           end_date=datetime(2024, 7, 1, tzinfo=timezone.utc))
+add_walker(walker_name=WALKER, exchange_name=EXCHANGE, frame_name=FRAME, strategies=STRATEGIES, metric="sharpe_ratio")

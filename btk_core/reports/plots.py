@@ -54,8 +54,9 @@ def heatmap_png(stats: Any, directory: str, file_name: str) -> str:
     plt = _pyplot()
     columns = [("Total PNL %", "total_pnl"), ("Sharpe", "sharpe_ratio"), ("Win rate %", "win_rate"),
                ("Max DD %", "max_drawdown"), ("Trades", "total_trades")]
-    values = np.array([[np.nan if getattr(r, attr) is None else float(getattr(r, attr)) for _, attr in columns]
-                       for r in stats.rows])
+    sign = {"max_drawdown": -1.0}  # drawdowns print as losses (-x.xx%), so they colour red like the report
+    values = np.array([[np.nan if getattr(r, attr) is None else sign.get(attr, 1.0) * float(getattr(r, attr))
+                        for _, attr in columns] for r in stats.rows])
     span = np.nanmax(np.abs(values), axis=0, initial=0.0)
     scaled = np.divide(values, np.where(span == 0, 1.0, span))
     fig, ax = plt.subplots(figsize=(1.6 * len(columns) + 1, 0.5 * len(stats.rows) + 1.5))
