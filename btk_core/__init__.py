@@ -26,6 +26,7 @@ from .registry import (add_exchange, add_frame, add_optimizer, add_risk, add_siz
 from .modes.backtest import Backtest
 from .modes.walker import (Walker, WalkerCompleteContract, WalkerContract, WalkerProgress, WalkerResults)
 from .reports.api import Heat, Partial, Performance, Schedule
+from .reports.signal_dump import dump_signal
 from .reports.stores import record_details
 from .risk import ActivePosition, Risk, RiskContract, RiskStatistics, RiskValidationPayload
 from .sizing import PositionSize

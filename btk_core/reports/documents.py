@@ -6,8 +6,8 @@ from typing import Any
 from .. import config
 from ..fmt import iso, minutes, num, pct, price, safe_name
 from ..risk import RiskStatistics
-from ..stats import (BacktestStatistics, HeatmapStatistics, PartialStatistics, PerformanceStatistics,
-                     ScheduleStatistics)
+from ..stats import (BacktestStatistics, HeatmapStatistics, LiveStatistics, PartialStatistics,
+                     PerformanceStatistics, ScheduleStatistics)
 from .render import fixed, render
 
 
@@ -43,6 +43,30 @@ def backtest_report(strategy_name: str, stats: BacktestStatistics) -> str:
                            r.close_reason, minutes(s.pending_at, r.close_timestamp), iso(s.pending_at),
                            iso(r.close_timestamp)], s, 3))
     return render("backtest.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats)
+
+
+def live_report(strategy_name: str, stats: LiveStatistics) -> str:
+    headers = _with_note(["Timestamp", "Action", "Symbol", "Signal ID", "Position", "Current Price", "Open Price",
+                          "Take Profit", "Stop Loss", "% to TP", "% to SL", "PNL (net)", "Close Reason",
+                          "Duration (min)"], "Position")
+    rows = []
+    for e in stats.event_list:
+        s = e.signal
+        active = e.action == "active"
+        reason = e.close_reason if e.action == "closed" else e.reason if e.action == "cancelled" else None
+        if e.action == "closed":
+            duration = minutes(s.pending_at, e.close_timestamp)
+        elif e.action == "cancelled":
+            duration = minutes(s.scheduled_at, e.close_timestamp)
+        else:
+            duration = None
+        row = [iso(e.timestamp), e.action.upper(), e.symbol, s.id if s else None, s.position.upper() if s else None,
+               price(e.current_price), price(s.price_open) if s else None, price(s.price_take_profit) if s else None,
+               price(s.price_stop_loss) if s else None, fixed(e.percent_tp, 2, "%") if active else None,
+               fixed(e.percent_sl, 2, "%") if active else None,
+               pct(e.pnl.pnl_percentage) if e.action == "closed" else None, reason, duration]
+        rows.append(row[:5] + [s.note if s else None] + row[5:] if _show_note() else row)
+    return render("live.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats)
 
 
 def schedule_report(strategy_name: str, stats: ScheduleStatistics) -> str:

@@ -8,6 +8,7 @@ cheap). Partial and performance events are recorded by listeners that
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Any, Callable
 
 from .. import events
@@ -52,9 +53,48 @@ class HeatStore:
 HEAT = HeatStore()
 
 
+class LiveQueue:
+    """The live event queue per (symbol, strategy), newest first (SPEC §14): a new ``idle`` replaces a
+    newest ``idle``, a new ``active`` replaces a newest ``active`` of the same signal, anything else is
+    prepended, then the queue is cut to ``CC_LIVE_MAX_EVENTS``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], deque[Any]] = {}
+
+    def add(self, result: Any, limit: int) -> None:
+        with self._lock:
+            queue = self._items.setdefault((result.symbol, result.strategy_name), deque())
+            newest = queue[0] if queue else None
+            if newest is not None and newest.action == result.action and (
+                    result.action == "idle" or (result.action == "active" and newest.signal.id == result.signal.id)):
+                queue[0] = result
+                return
+            queue.appendleft(result)
+            while len(queue) > limit:
+                queue.pop()
+
+    def items(self, symbol: str, strategy_name: str) -> list[Any]:
+        with self._lock:
+            return list(self._items.get((symbol, strategy_name), ()))
+
+    def clear(self, symbol: str, strategy_name: str) -> None:
+        with self._lock:
+            self._items.pop((symbol, strategy_name), None)
+
+    def clear_all(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+LIVE = LiveQueue()
+
+
 def record_result(result: Any, cfg: Any) -> None:
-    """The "report stores" slot of §4.6 for schedule and heat."""
+    """The "report stores" slot of §4.6 for schedule, heat and the live queue."""
     key = (result.symbol, result.strategy_name, result.backtest)
+    if not result.backtest:
+        LIVE.add(result, cfg.CC_LIVE_MAX_EVENTS)
     if isinstance(result, ClosedResult):
         HEAT.add(result, cfg.CC_HEAT_MAX_TRADES_PER_SYMBOL)
     if isinstance(result, (ScheduledResult, CancelledResult)) or (
@@ -74,6 +114,7 @@ def clear_all() -> None:
     for store in (SCHEDULE, PARTIAL, PERFORMANCE):
         store.clear_all()
     HEAT.clear_all()
+    LIVE.clear_all()
 
 
 def record_details() -> Callable[[], None]:

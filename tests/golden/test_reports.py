@@ -155,3 +155,59 @@ def test_write_errors_name_the_path(fake_clock, tmp_path):
     blocker.write_text("x")
     with pytest.raises(bt.BtkError, match=str(blocker)):
         bt.Schedule.dump("BTC", "never", path=str(blocker / "sub"))
+
+
+def live_results():
+    """A live pair's tick results: idle ticks, an opened position, two active ticks, a close."""
+    from btk_core.pnl import compute_pnl
+    row = bt.SignalRow("live-1", "long", "note", 100.0, 101.0, 99.0, 60, "BTC", "ex", "trend", T0, T0, False)
+    base = dict(symbol="BTC", strategy_name="trend", exchange_name="ex", backtest=False)
+    return [
+        bt.IdleResult(**base, current_price=100.0, signal=None, timestamp=T0 - 2 * M),
+        bt.IdleResult(**base, current_price=100.1, signal=None, timestamp=T0 - M),
+        bt.OpenedResult(**base, current_price=100.0, signal=row, timestamp=T0),
+        bt.ActiveResult(**base, current_price=100.5, signal=row, timestamp=T0 + M, percent_tp=50.0, percent_sl=0.0),
+        bt.ActiveResult(**base, current_price=99.5, signal=row, timestamp=T0 + 2 * M, percent_tp=0.0,
+                        percent_sl=50.0),
+        bt.ClosedResult(**base, current_price=101.0, signal=row, timestamp=T0 + 3 * M, close_reason="take_profit",
+                        close_timestamp=T0 + 3 * M, pnl=compute_pnl("long", 100.0, 101.0, fee_percent=0.1,
+                                                                    slippage_percent=0.1)),
+        bt.IdleResult(**base, current_price=101.0, signal=None, timestamp=T0 + 4 * M),
+    ]
+
+
+def test_live_queue_rules_and_report(fake_clock):
+    from btk_core.config import snapshot
+    from btk_core.reports.documents import live_report
+    from btk_core.stats import live_statistics
+    for result in live_results():
+        stores.record_result(result, snapshot())
+    queue = stores.LIVE.items("BTC", "trend")
+    assert [r.action for r in queue] == ["idle", "closed", "active", "opened", "idle"]  # idles and actives collapse
+    assert queue[2].timestamp == T0 + 2 * M and queue[4].timestamp == T0 - M
+    stats = live_statistics(queue)
+    assert (stats.total_events, stats.total_closed, stats.total_pnl) == (5, 1, 0.5982017982018049)
+    check("live_trend", live_report("trend", stats))
+    bt.set_config(CC_LIVE_MAX_EVENTS=2)
+    stores.LIVE.clear_all()
+    for result in live_results():
+        stores.record_result(result, snapshot())
+    assert [r.action for r in stores.LIVE.items("BTC", "trend")] == ["idle", "closed"]
+    assert live_report("never", live_statistics([])) == "# Live Trading Report: never\n\nNo events recorded yet."
+
+
+def test_dump_signal(tmp_path, caplog):
+    messages = [{"role": "system", "content": "Answer JSON only."}, {"role": "user", "content": "1h candles"},
+                {"role": "assistant", "content": "OK"}, {"role": "user", "content": "x" * 21000}]
+    answer = {"position": "long", "note": "go", "price_open": 1.0, "price_take_profit": 2.0, "price_stop_loss": 0.5,
+              "minute_estimated_time": 60}
+    folder = Path(bt.dump_signal("a/b", messages, answer, path=str(tmp_path)))
+    assert folder.name == "a_b-" + __import__("hashlib").sha256(b"a/b").hexdigest()[:8]
+    assert sorted(p.name for p in folder.iterdir()) == ["00_system_prompt.md", "01_user_message.md",
+                                                        "02_user_message.md", "03_llm_output.md"]
+    system = (folder / "00_system_prompt.md").read_text()
+    assert system.startswith("```json\n{\n  \"position\": \"long\"") and system.endswith("Answer JSON only.\n")
+    assert (folder / "01_user_message.md").read_text() == "1h candles\n"
+    assert "over 20 KB" in caplog.text
+    assert bt.dump_signal("a/b", [], {"x": 1}, path=str(tmp_path)) is None  # existing folder: nothing written
+    assert (folder / "03_llm_output.md").read_text().startswith("```json\n{\n  \"position\"")
