@@ -340,3 +340,12 @@ def test_statistics_after_a_run_and_background():
     assert stats.total_signals == 2 and (stats.win_count, stats.loss_count) == (1, 1)
     assert stats.signal_list[0].close_reason == "stop_loss"  # newest first
     assert bt.Backtest.get_data("ETH", "s").total_signals == 0
+
+
+def test_defective_candle_is_a_minute_without_trading():
+    # m11 would take profit, but its low is above its body: excluded, reported once, the trade goes on
+    sc = Scenario({11: (100, 101.5, 100.9, 101), 15: (100, 101.5, 99.9, 101)}, {10: long_signal()})
+    (closed,) = sc.run()
+    assert closed.close_timestamp == T0 + 16 * M
+    defects = [e for e in sc.errors if isinstance(e, bt.CandleDefectError)]
+    assert len(defects) == 1 and defects[0].defects == ((T0 + 11 * M, "low > min(open, close)"),)
