@@ -39,7 +39,7 @@ from .stats import (BacktestStatistics, HeatmapRow, HeatmapStatistics, LiveStati
 from .schemas import (ExchangeSchema, FrameSchema, OptimizerSchema, RiskSchema, SizingSchema, StrategySchema,
                       WalkerSchema)
 
-__all__ = [name for name in dir() if not name.startswith("_") and name not in {
-    "candles", "clock", "config", "context", "errors", "events", "registry", "schemas", "fmt", "guard",
-    "intervals", "candle_store", "exchanges", "modes", "pnl", "results", "signals", "stats",
-    "strategy", "evaluate", "perf", "runs", "stores", "risk", "sizing", "guard", "reports", "atomic"}]
+from types import ModuleType as _ModuleType
+
+__all__ = sorted(name for name, value in globals().items()
+                 if not name.startswith("_") and not isinstance(value, _ModuleType))

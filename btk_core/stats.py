@@ -31,10 +31,9 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 @dataclass(frozen=True)
-class BacktestStatistics:
-    """Statistics over closed trades; ``signal_list`` is newest first."""
+class TradeMetrics:
+    """The metrics of §13.1, shared by backtest and live statistics."""
 
-    total_signals: int = 0
     win_count: int = 0
     loss_count: int = 0
     win_rate: float | None = None
@@ -45,6 +44,13 @@ class BacktestStatistics:
     annualized_sharpe_ratio: float | None = None
     certainty_ratio: float | None = None
     expected_yearly_returns: float | None = None
+
+
+@dataclass(frozen=True)
+class BacktestStatistics(TradeMetrics):
+    """Statistics over closed trades; ``signal_list`` is newest first."""
+
+    total_signals: int = 0
     signal_list: list[ClosedResult] = field(default_factory=list)
 
 
@@ -207,21 +213,11 @@ class PartialStatistics:
 
 
 @dataclass(frozen=True)
-class LiveStatistics:
+class LiveStatistics(TradeMetrics):
     """The metrics of §13.1 over the ``closed`` events currently in the live queue."""
 
-    total_events: int
-    total_closed: int
-    win_count: int = 0
-    loss_count: int = 0
-    win_rate: float | None = None
-    avg_pnl: float | None = None
-    total_pnl: float | None = None
-    std_dev: float | None = None
-    sharpe_ratio: float | None = None
-    annualized_sharpe_ratio: float | None = None
-    certainty_ratio: float | None = None
-    expected_yearly_returns: float | None = None
+    total_events: int = 0
+    total_closed: int = 0
     event_list: list = field(default_factory=list)
 
 
@@ -229,7 +225,7 @@ def live_statistics(event_list: list) -> LiveStatistics:
     closed = [e for e in event_list if e.action == "closed"]
     m = trade_metrics([r.pnl.pnl_percentage for r in closed], [r.close_timestamp - r.signal.pending_at for r in closed])
     m.pop("total_signals")
-    return LiveStatistics(len(event_list), len(closed), **m, event_list=list(event_list))
+    return LiveStatistics(**m, total_events=len(event_list), total_closed=len(closed), event_list=list(event_list))
 
 
 # ---- performance (SPEC §13.6) -----------------------------------------------------------

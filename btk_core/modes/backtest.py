@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import threading
 import time
 from collections import deque
 from typing import Callable, Iterator
@@ -28,6 +27,7 @@ from ..guard import call_user
 from ..intervals import INTERVAL_MS
 from ..perf import PerfTimer
 from ..registry import lookup
+from .background import consume_in_background
 from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
 from ..reports import stores as report_stores
 from ..risk import RISK_EVENTS, RiskBook, RiskContract, RiskGate
@@ -357,16 +357,7 @@ class BacktestApi:
     def background(self, symbol: str, *, strategy_name: str, exchange_name: str, frame_name: str) -> Callable[[], None]:
         """Run in a daemon thread; returns a function that stops the run."""
         handle = self.run(symbol, strategy_name=strategy_name, exchange_name=exchange_name, frame_name=frame_name)
-
-        def consume() -> None:
-            try:
-                for _ in handle:
-                    pass
-            except Exception as exc:
-                log.exception("background backtest of %s/%s failed", symbol, strategy_name)
-                events.exit_.emit(exc)
-
-        threading.Thread(target=consume, daemon=True, name=f"btk-backtest-{symbol}-{strategy_name}").start()
+        consume_in_background(handle, f"backtest-{symbol}-{strategy_name}")
         return lambda: self.stop(symbol, strategy_name)
 
     def stop(self, symbol: str, strategy_name: str) -> None:

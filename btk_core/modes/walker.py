@@ -5,13 +5,14 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from .. import events
 from ..errors import BtkError, wrap_user_error
 from ..events import emit_error
 from ..guard import call_user
 from ..registry import lookup
+from .background import consume_in_background
 from ..results import DoneContract
 from ..schemas import WalkerSchema
 from ..stats import BacktestStatistics
@@ -167,16 +168,7 @@ class WalkerApi:
     def background(self, symbol: str, *, walker_name: str) -> Callable[[], None]:
         """Run in a daemon thread; returns a function that stops the walker."""
         handle = self.run(symbol, walker_name=walker_name)
-
-        def consume() -> None:
-            try:
-                for _ in handle:
-                    pass
-            except Exception as exc:
-                log.exception("background walker %s on %s failed", walker_name, symbol)
-                events.exit_.emit(exc)
-
-        threading.Thread(target=consume, daemon=True, name=f"btk-walker-{symbol}-{walker_name}").start()
+        consume_in_background(handle, f"walker-{symbol}-{walker_name}")
         return lambda: self.stop(symbol, walker_name)
 
     def stop(self, symbol: str, walker_name: str) -> None:

@@ -308,8 +308,8 @@ def test_unknown_names_raise_when_run_is_called():
 
 def test_breaking_out_emits_done_once_and_progress():
     done, progress = [], []
-    sc = Scenario({12: (100, 101.5, 99.9, 101), 31: (100, 101.5, 99.9, 101)},
-                  {10: long_signal(), 30: long_signal()}, frame=(10, 40))
+    Scenario({12: (100, 101.5, 99.9, 101), 31: (100, 101.5, 99.9, 101)},
+             {10: long_signal(), 30: long_signal()}, frame=(10, 40))
     bt.listen_done_backtest(done.append)
     bt.listen_backtest_progress(progress.append)
     for _ in bt.Backtest.run("BTC", strategy_name="s", exchange_name="ex", frame_name="f"):
@@ -330,8 +330,8 @@ def test_performance_events_chain():
 
 
 def test_statistics_after_a_run_and_background():
-    sc = Scenario({12: (100, 101.5, 99.9, 101), 31: (100, 100.1, 98.5, 99)}, {10: long_signal(), 30: long_signal()},
-                  frame=(10, 40))
+    Scenario({12: (100, 101.5, 99.9, 101), 31: (100, 100.1, 98.5, 99)}, {10: long_signal(), 30: long_signal()},
+             frame=(10, 40))
     done = threading.Event()
     bt.listen_done_backtest(lambda e: done.set())
     stop = bt.Backtest.background("BTC", strategy_name="s", exchange_name="ex", frame_name="f")

@@ -7,7 +7,7 @@ same-candle priorities and random partial levels; the event streams must be iden
 """
 import math
 
-import pytest
+
 from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 
 import btk_core as bt

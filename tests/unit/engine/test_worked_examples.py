@@ -2,7 +2,7 @@
 import pytest
 
 import btk_core as bt
-from tests.helpers import M, T0, Scenario, mins
+from tests.helpers import M, T0, Scenario
 
 
 @pytest.fixture(autouse=True)
