@@ -128,6 +128,7 @@ class PairMachine:
         return bool(events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks)
 
     def _focus(self, when: int) -> None:
+        """Point the shared run context at this pair and time (several pairs share it in a portfolio)."""
         ctx = self.ctx
         ctx.symbol, ctx.strategy_name, ctx.when = self.symbol, self.strategy_name, when
 
@@ -189,8 +190,7 @@ class PairMachine:
         """A due step (SPEC §4.4). Failures are emitted; the throttle slot is used whatever happens.
         This runs once per ``get_signal`` call, so the no-signal path is kept short."""
         self.last_call = when
-        ctx = self.ctx
-        ctx.symbol, ctx.strategy_name, ctx.when = self.symbol, self.strategy_name, when
+        self._focus(when)
         try:
             current_price = self.store.vwap(self.symbol, when)
         except CandleDataError as exc:
@@ -373,7 +373,8 @@ class PairMachine:
         return items
 
     def apply(self, item: PlanItem) -> None:
-        """Make one planned event happen (state, callbacks, events)."""
+        """Make one planned event happen (state, callbacks, events) at its time."""
+        self._focus(item.at)
         self.cursor = item.at
         if item.kind == "close":
             self._close(item.reason, item.price, item.at)
@@ -406,6 +407,7 @@ class PairMachine:
         (then the activation candle's SL), price reject, timeout."""
         row = self.scheduled
         assert row is not None
+        self._focus(horizon)
         timeout_at = row.scheduled_at + self.cfg.CC_SCHEDULE_AWAIT_MINUTES * MINUTE_MS
         cancel_at = self.cursor if self.backtest else horizon
         flag = self._user_flag()

@@ -108,3 +108,18 @@ def test_bad_pairs_are_refused():
             bt.Backtest.run_portfolio(pairs, exchange_name="ex", frame_name="f")
     with pytest.raises(bt.UnknownNameError):
         bt.Backtest.run_portfolio([("BTC", "nope")], exchange_name="ex", frame_name="f")
+
+
+def test_callbacks_see_their_own_pair_in_the_context():
+    """Pairs share one run context; each event points it at its own pair and time first."""
+    quiet_market({"BTC": {12: (100, 101.5, 99.9, 101)}})
+    bt.add_frame(frame_name="f", interval="1m", start_date=T0 + 10 * M, end_date=T0 + 14 * M)
+    seen = []
+
+    def on_close(symbol, signal, price, backtest):
+        seen.append((symbol, bt.get_date().minute, bt.get_candles(symbol, "1m", 1).timestamp[0]))
+
+    bt.add_strategy(strategy_name="s", interval="1m", callbacks={"on_close": on_close},
+                    get_signal=signal_table({("BTC", 10): long_at_market()}))
+    list(bt.Backtest.run_portfolio([("BTC", "s"), ("ETH", "s")], exchange_name="ex", frame_name="f"))
+    assert seen == [("BTC", 13, T0 + 12 * M)]
