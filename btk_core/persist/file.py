@@ -1,0 +1,67 @@
+"""The default adapter: one JSON file per entity id, written atomically (SPEC §9.3, §9.5)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from .. import clock
+from ..atomic import atomic_write
+from ..errors import PersistCorruptError
+from ..events import emit_error
+from ..fmt import safe_name
+from . import encode
+
+
+class FilePersist:
+    """``<base_dir>/<safe(entity_name)>/<safe(entity_id)>.json``. An unreadable file is moved aside
+    (``.corrupt-<ms>``), reported, and reads as missing; nothing is ever deleted by a read."""
+
+    def __init__(self, entity_name: str, base_dir: str) -> None:
+        self.directory = Path(base_dir) / safe_name(entity_name)
+
+    def wait_for_init(self, initial: bool) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, entity_id: str) -> Path:
+        return self.directory / f"{safe_name(entity_id)}.json"
+
+    def read_value(self, entity_id: str) -> Any:
+        """The stored value, or ``None`` when there is none (or it was corrupt and moved aside)."""
+        path = self.path(entity_id)
+        try:
+            return json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (ValueError, UnicodeDecodeError) as exc:
+            self.move_aside(entity_id, "corrupt", f"not valid JSON ({exc})")
+            return None
+
+    def move_aside(self, entity_id: str, kind: str, why: str) -> str:
+        """Rename the entity's file to ``<file>.<kind>-<now ms>`` and report it (``kind``: corrupt/foreign)."""
+        path = self.path(entity_id)
+        aside = path.with_name(f"{path.name}.{kind}-{clock.now()}")
+        os.replace(path, aside)
+        emit_error(PersistCorruptError(f"state file {path} is {kind} ({why}); moved to {aside}",
+                                       store=str(self.directory), path=str(path), cause=why))
+        return str(aside)
+
+    def has_value(self, entity_id: str) -> bool:
+        return self.path(entity_id).is_file()
+
+    def write_value(self, entity_id: str, value: Any) -> None:
+        atomic_write(self.path(entity_id), encode(value))
+
+    def remove_value(self, entity_id: str) -> None:
+        self.path(entity_id).unlink(missing_ok=True)
+
+    def remove_all(self) -> None:
+        for path in self.directory.glob("*.json"):
+            path.unlink(missing_ok=True)
+
+    def keys(self) -> Iterator[str]:
+        return (p.stem for p in sorted(self.directory.glob("*.json")))
+
+    def values(self) -> Iterator[Any]:
+        return (self.read_value(key) for key in list(self.keys()))
