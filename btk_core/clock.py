@@ -5,6 +5,7 @@ clamping run on simulated time.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable
 
@@ -29,3 +30,12 @@ def set_clock(now_ms: Callable[[], int] | None = None,
 def pause(seconds: float) -> None:
     """Sleep through the installed sleeper."""
     _sleep(seconds)
+
+
+def wait(seconds: float, interrupt: "threading.Event") -> None:
+    """Sleep ``seconds``, waking early when ``interrupt`` is set (only possible on the system sleeper;
+    an installed sleeper is called as is, so tests keep simulated time)."""
+    if _sleep is time.sleep:
+        interrupt.wait(seconds)
+    else:
+        _sleep(seconds)

@@ -228,3 +228,35 @@ def build_row(signal: Any, *, current_price: Any, when: int, symbol: str, exchan
         minute_estimated_time=int(data["minute_estimated_time"]),
         symbol=symbol, exchange_name=exchange_name, strategy_name=strategy_name,
         scheduled_at=when, pending_at=when, is_scheduled=not immediate)
+
+
+def row_from_json(data: Any, cfg: Any) -> SignalRow:
+    """A stored row back from JSON, checked field by field and against the relation rules that need no
+    market price (SPEC §9.5). ``ValueError`` says what is wrong."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"a signal row must be a JSON object, got {type(data).__name__}")
+    missing = [f for f in SIGNAL_ROW_FIELDS if f not in data]
+    if missing:
+        raise ValueError(f"missing field '{missing[0]}'")
+    extra = [f for f in data if f not in SIGNAL_ROW_FIELDS]
+    if extra:
+        raise ValueError(f"unknown field '{extra[0]}'")
+    for name in ("id", "symbol", "exchange_name", "strategy_name"):
+        if not isinstance(data[name], str) or not data[name]:
+            raise ValueError(f"{name} must be a non-empty string")
+    if data["position"] not in ("long", "short") or not isinstance(data["note"], str):
+        raise ValueError("position must be 'long' or 'short' and note a string")
+    for name in ("price_open", "price_take_profit", "price_stop_loss"):
+        if not _finite_number(data[name]) or not data[name] > 0:
+            raise ValueError(f"{name} must be a positive finite number")
+    for name in ("minute_estimated_time", "scheduled_at", "pending_at"):
+        if type(data[name]) is not int:
+            raise ValueError(f"{name} must be an int")
+    if not isinstance(data["is_scheduled"], bool):
+        raise ValueError("is_scheduled must be a bool")
+    lines = _relation_lines(data["position"], float(data["price_open"]), float(data["price_take_profit"]),
+                            float(data["price_stop_loss"]), 0.0, False, cfg)
+    lines += _lifetime_lines(data["minute_estimated_time"], cfg)
+    if lines:
+        raise ValueError("; ".join(lines))
+    return SignalRow(**{f: data[f] for f in SIGNAL_ROW_FIELDS})

@@ -6,6 +6,7 @@ import pytest
 
 from btk_core import clock, config, events, registry
 from btk_core.modes.backtest import Backtest
+from btk_core.modes.live import Live
 from btk_core.modes.walker import Walker
 from btk_core.reports import stores as report_stores
 from btk_core.risk import RISK_EVENTS
@@ -32,6 +33,7 @@ def clean_state():
     RISK_EVENTS.clear_all()
     report_stores.clear_all()
     Walker._reset()
+    Live._reset()
     registry.clear_registry()
     config.reset_config()
     events.reset_listeners()

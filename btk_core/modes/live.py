@@ -1,0 +1,207 @@
+"""Live mode (SPEC §9): the same pair state machine, ticked by the clock, with crash-safe state.
+
+Each tick evaluates the held row on the 1m candles closed since the last evaluation (the same
+code as a backtest's fast-forward, with horizon ``when``), or asks ``get_signal`` when the pair
+is due. Every state change is written through the persistence adapters before the tick returns,
+so a process killed at any instant restarts from the old or the new state and catches up on
+every candle it missed.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Iterator
+
+from .. import clock, events
+from ..candle_store import CandleStore
+from ..config import snapshot
+from ..context import RunContext, run_context
+from ..errors import CandleDataError
+from ..events import emit_error
+from ..guard import call_user
+from ..perf import PerfTimer
+from ..persist.state import LiveRiskBooks, PairPersistence
+from ..registry import lookup
+from ..reports import stores as report_stores
+from ..results import CancelledResult, ClosedResult, DoneContract, OpenedResult, RunStatus
+from ..risk import RISK_EVENTS, ActivePosition, RiskContract, RiskGate
+from ..runs import RunRegistry
+from ..signals import SignalRow
+from ..stats import LiveStatistics, live_statistics
+from ..strategy import PairMachine
+from .background import consume_in_background
+
+log = logging.getLogger("btk")
+Yielded = OpenedResult | ClosedResult | CancelledResult
+
+
+class LiveApi:
+    """``Live``: run a strategy every ``CC_LIVE_TICK_TTL_MS`` with state that survives a kill."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget every run (tests; a fresh process starts like this)."""
+        self._runs = RunRegistry("live")
+        self._machines: dict[tuple[str, str], PairMachine] = {}
+        self._wakeups: dict[tuple[str, str], threading.Event] = {}
+        self._risk = LiveRiskBooks()
+
+    def run(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Iterator[Yielded]:
+        """Tick the pair until it is stopped; yields every ``opened``, ``closed`` and ``cancelled`` result."""
+        strategy = lookup("strategy", strategy_name)
+        exchange = lookup("exchange", exchange_name)
+        for risk_name in strategy.risk_names:
+            lookup("risk", risk_name)
+        key = (symbol, strategy_name)
+        self._runs.claim([key])
+        return self._loop(symbol, strategy, exchange)
+
+    def _loop(self, symbol, strategy, exchange) -> Iterator[Yielded]:
+        key = (symbol, strategy.strategy_name)
+        status = "failed"
+        try:
+            cfg = snapshot()
+            base_dir = cfg.CC_PERSIST_BASE_DIR
+            ctx = RunContext(store=CandleStore(exchange, cfg), cfg=cfg, exchange=exchange, backtest=False)
+            persistence = PairPersistence(symbol, strategy.strategy_name, base_dir)
+            gate = None
+            if strategy.risk_names:
+                self._risk.prepare(strategy.risk_names, base_dir, cfg)
+                gate = RiskGate(self._risk.book, strategy.risk_names)
+            machine = PairMachine(ctx, strategy, symbol, risk=gate, persistence=persistence,
+                                  sinks=(self._sink(cfg),))
+            self._machines[key] = machine
+            wakeup = self._wakeups.setdefault(key, threading.Event())
+            wakeup.clear()
+            report_stores.LIVE.clear(symbol, strategy.strategy_name)
+            with run_context(ctx):
+                self._restore(machine, persistence)
+                perf = PerfTimer(symbol, strategy.strategy_name, exchange.exchange_name, False)
+                previous: int | None = None
+                while True:
+                    when = clock.now()
+                    if previous is not None and when < previous:
+                        log.warning("live clock went back from %d to %d for %s/%s", previous, when, *key)
+                    started = perf.start()
+                    self._tick(machine, when)
+                    perf.emit("live_tick", started)
+                    previous = when
+                    finals = [r for r in machine.outbox if isinstance(r, (OpenedResult, ClosedResult, CancelledResult))]
+                    machine.outbox.clear()
+                    yield from finals
+                    if machine.stopped and not machine.holds:
+                        break
+                    clock.wait(cfg.CC_LIVE_TICK_TTL_MS / 1000, wakeup)
+            status = "done"
+        finally:
+            machine = self._machines.get(key)
+            if machine is not None:
+                machine.close()
+            self._runs.release(key, status)
+            events.done_live.emit(DoneContract(exchange.exchange_name, strategy.strategy_name, False, symbol))
+
+    def _sink(self, cfg) -> Callable[[object], None]:
+        def record(item: object) -> None:
+            if isinstance(item, RiskContract):
+                RISK_EVENTS.add((item.symbol, item.strategy_name, False), item, cfg.CC_RISK_MAX_EVENTS)
+            else:
+                report_stores.record_result(item, cfg)
+        return record
+
+    def _restore(self, machine: PairMachine, persistence: PairPersistence) -> None:
+        """SPEC §9.4: adopt the pair's own rows, reconcile its risk key; nothing is re-emitted."""
+        owner = (machine.symbol, machine.strategy_name, machine.exchange_name)
+        pending, scheduled, fired = persistence.restore(machine.cfg, owner)
+        now = clock.now()
+        if pending is not None:
+            machine.pending, machine.cursor = pending, pending.pending_at
+            machine.fired_profit, machine.fired_loss = fired
+            self._callback(machine, "on_active", pending, machine._vwap_or_none(now))
+        elif scheduled is not None:
+            machine.scheduled, machine.cursor = scheduled, scheduled.scheduled_at
+            self._callback(machine, "on_schedule", scheduled, machine._vwap_or_none(now))
+        if machine.strategy.risk_names:
+            own = (lambda: ActivePosition(machine.strategy_name, machine.symbol, machine.exchange_name, pending,
+                                          pending.pending_at)) if pending is not None else (lambda: None)
+            self._risk.reconcile(machine.strategy.risk_names, own, f"{machine.strategy_name}:{machine.symbol}")
+
+    @staticmethod
+    def _callback(machine: PairMachine, name: str, row: SignalRow, price: float | None) -> None:
+        fn = machine.callbacks.get(name)
+        if fn is not None:
+            call_user(fn, machine.symbol, row, price, False, where=name, symbol=machine.symbol,
+                      strategy_name=machine.strategy_name)
+
+    @staticmethod
+    def _tick(machine: PairMachine, when: int) -> None:
+        """SPEC §4.5 live step: evaluate a held row up to ``when`` (then ``active``), else intake or idle."""
+        if machine.holds:
+            try:
+                machine.evaluate(when)
+            except CandleDataError as exc:
+                emit_error(exc)
+                return
+            if machine.holds:
+                machine.publish_active(when, machine._vwap_or_none(when))
+        elif machine.due(when):
+            machine.intake(when)
+        else:
+            machine.idle_step(when)
+
+    # ---- control --------------------------------------------------------------------
+    def background(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Callable[[], None]:
+        """Run in a daemon thread; returns a function that stops the run."""
+        handle = self.run(symbol, strategy_name=strategy_name, exchange_name=exchange_name)
+        consume_in_background(handle, f"live-{symbol}-{strategy_name}")
+        return lambda: self.stop(symbol, strategy_name)
+
+    def stop(self, symbol: str, strategy_name: str) -> None:
+        """No new signals; a waiting row is cancelled at the next tick; a position runs to its close (§9.6)."""
+        machine = self._machines.get((symbol, strategy_name))
+        if machine is not None:
+            machine.stopped = True
+        wakeup = self._wakeups.get((symbol, strategy_name))
+        if wakeup is not None:
+            wakeup.set()
+
+    def cancel(self, symbol: str, strategy_name: str, cancel_id: str | None = None) -> bool:
+        """Cancel the pair's waiting row at the next tick; False when it has none."""
+        machine = self._machines.get((symbol, strategy_name))
+        if machine is None or machine.scheduled is None:
+            return False
+        machine.cancel_request = (cancel_id,)
+        return True
+
+    # ---- reading -------------------------------------------------------------------
+    def _machine(self, symbol: str, strategy_name: str) -> PairMachine | None:
+        lookup("strategy", strategy_name)
+        return self._machines.get((symbol, strategy_name))
+
+    def get_pending_signal(self, symbol: str, strategy_name: str) -> SignalRow | None:
+        machine = self._machine(symbol, strategy_name)
+        return machine.pending if machine else None
+
+    def get_scheduled_signal(self, symbol: str, strategy_name: str) -> SignalRow | None:
+        machine = self._machine(symbol, strategy_name)
+        return machine.scheduled if machine else None
+
+    def get_data(self, symbol: str, strategy_name: str) -> LiveStatistics:
+        lookup("strategy", strategy_name)
+        return live_statistics(report_stores.LIVE.items(symbol, strategy_name))
+
+    def get_report(self, symbol: str, strategy_name: str) -> str:
+        from ..reports.documents import live_report
+        return live_report(strategy_name, self.get_data(symbol, strategy_name))
+
+    def dump(self, symbol: str, strategy_name: str, path: str = "./dump/live") -> str:
+        from ..reports.documents import pair_file
+        from ..reports.render import dump
+        return dump(self.get_report(symbol, strategy_name), path, pair_file(symbol, strategy_name))
+
+    def list(self) -> list[RunStatus]:
+        return self._runs.listing()
+
+
+Live = LiveApi()
