@@ -59,3 +59,12 @@ def errors():
     seen: list[BaseException] = []
     events.listen_error(seen.append)
     return seen
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis on 127.0.0.1 for the whole session (CI installs redis-server)."""
+    from tests.redis_server import RedisServer
+    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
+    yield server
+    server.stop()

@@ -18,7 +18,7 @@ import pytest
 CHILD = Path(__file__).with_name("live_crash_child.py")
 ROOT = Path(__file__).resolve().parents[2]
 START = 1717200000000  # 2024-06-01
-END = START + 3 * 24 * 60 * 60_000
+END = START + int(os.environ.get("BTK_CRASH_DAYS", "3")) * 24 * 60 * 60_000
 KILLS = int(os.environ.get("BTK_CRASH_KILLS", "30"))
 
 
@@ -95,3 +95,7 @@ def test_file_adapter_survives_kill_9(tmp_path):
 
 def test_sqlite_adapter_survives_kill_9(tmp_path):
     crash_test(tmp_path, "sqlite")
+
+
+def test_redis_adapter_survives_kill_9(tmp_path, redis_server):
+    crash_test(tmp_path, "redis", [redis_server.url])

@@ -15,10 +15,14 @@ from btk_core.persist.file import FilePersist
 from btk_core.persist.sqlite import sqlite_factory
 
 
-@pytest.fixture(params=["file", "sqlite"])
+@pytest.fixture(params=["file", "sqlite", "redis"])
 def adapter(request, tmp_path):
     if request.param == "sqlite":
         use_persist_adapter("signal", sqlite_factory)
+    elif request.param == "redis":
+        from btk_core.persist.redis import redis_factory
+        server = request.getfixturevalue("redis_server")
+        use_persist_adapter("signal", redis_factory(server.url, prefix=f"test-{tmp_path.name}:"))
     yield open_store("signal", "BTC_s", str(tmp_path))
     use_persist_adapter("signal", None)
 
@@ -104,3 +108,28 @@ def test_kill_9_never_leaves_a_torn_file(tmp_path):
     assert last > 0
     leftovers = [p for p in Path(tmp_path).rglob("*") if p.is_file() and not p.name.startswith(".tmp-")]
     assert [p.name for p in leftovers] == ["BTC.json"]
+
+
+def test_redis_server_going_away_is_reported_and_writes_resume(tmp_path, errors):
+    """Writes during an outage emit PersistError and lose nothing in memory; the next write after the
+    server is back stores the full current value."""
+    from btk_core.persist.redis import redis_factory
+    from btk_core.persist.state import PairPersistence
+    from tests.redis_server import RedisServer
+    server = RedisServer(str(tmp_path)).start()
+    try:
+        for store in ("signal", "schedule", "partial"):
+            use_persist_adapter(store, redis_factory(server.url, retries=1))
+        state = PairPersistence("BTC", "s", str(tmp_path))
+        row = bt.SignalRow("x", "long", "", 100.0, 101.0, 99.0, 60, "BTC", "ex", "s", 0, 0, False)
+        state.write_pending(row)
+        server.stop()
+        state.write_pending(None)
+        assert isinstance(errors[-1], bt.PersistError) and errors[-1].store == "signal"
+        server.start()
+        state.write_pending(row)
+        assert state.signal.read_value("BTC")["id"] == "x"
+    finally:
+        server.stop()
+        for store in ("signal", "schedule", "partial"):
+            use_persist_adapter(store, None)
