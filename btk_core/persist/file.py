@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -13,6 +14,8 @@ from ..events import emit_error
 from ..fmt import safe_name
 from . import encode
 
+STALE_TEMP_SECONDS = 60
+
 
 class FilePersist:
     """``<base_dir>/<safe(entity_name)>/<safe(entity_id)>.json``. An unreadable file is moved aside
@@ -22,7 +25,17 @@ class FilePersist:
         self.directory = Path(base_dir) / safe_name(entity_name)
 
     def wait_for_init(self, initial: bool) -> None:
+        """Create the folder, and drop temp files a killed writer left (never read; older than a minute,
+        so never one a live writer is using)."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        if initial:
+            stale = time.time() - STALE_TEMP_SECONDS
+            for temp in self.directory.glob(".tmp-*"):
+                try:
+                    if temp.stat().st_mtime < stale:
+                        temp.unlink()
+                except FileNotFoundError:
+                    pass
 
     def path(self, entity_id: str) -> Path:
         return self.directory / f"{safe_name(entity_id)}.json"

@@ -67,6 +67,17 @@ def test_corrupt_file_is_moved_aside_and_reported(tmp_path, fake_clock, errors):
     assert isinstance(err, bt.PersistCorruptError) and str(aside) in str(err) and str(store.path("BTC")) in str(err)
 
 
+def test_stale_temp_files_of_killed_writers_are_dropped_at_init(tmp_path):
+    store = FilePersist("BTC_s", str(tmp_path))
+    store.wait_for_init(True)
+    old, fresh = store.directory / ".tmp-aaaa-BTC.json", store.directory / ".tmp-bbbb-BTC.json"
+    old.write_text("")
+    fresh.write_text("{")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    FilePersist("BTC_s", str(tmp_path)).wait_for_init(True)
+    assert not old.exists() and fresh.exists()
+
+
 def test_use_persist_adapter_checks_its_arguments(tmp_path):
     with pytest.raises(ValueError, match="store must be one of"):
         use_persist_adapter("orders", None)
