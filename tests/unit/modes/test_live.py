@@ -138,3 +138,42 @@ def test_live_risk_positions_are_persisted_and_reconciled(fake_clock, base_dir):
     out = run_live(fake_clock, T0 + 60 * M)
     assert out[-1].action == "closed"
     assert json.loads((base_dir / "risk" / "book" / "positions.json").read_text()) == []
+
+
+def test_clock_going_back_is_logged_and_harmless(fake_clock, base_dir, caplog):
+    quiet_market({"BTC": {14: (100, 101.5, 99.9, 101)}})
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=signal_table({("BTC", 10): long_at_market()}))
+    fake_clock.now = T0 + 10 * M
+    steps = iter([M, M, -3 * M, M, M, M, M, M, M, M, M])
+
+    def sleep(seconds):
+        fake_clock.now += next(steps, M)
+        if fake_clock.now >= T0 + 20 * M:
+            bt.Live.stop("BTC", "s")
+
+    clock.set_clock(fake_clock.now_ms, sleep)
+    out = list(bt.Live.run("BTC", strategy_name="s", exchange_name="ex"))
+    assert [(r.action, r.close_timestamp if r.action == "closed" else None) for r in out] == \
+        [("opened", None), ("closed", T0 + 15 * M)]
+    assert "live clock went back" in caplog.text
+
+
+def test_late_candles_delay_the_close_but_not_its_numbers(fake_clock, base_dir):
+    """The exchange serves each 1m candle 3 minutes after it closed: the close is found later, at the
+    same time and price a backtest would give it."""
+    rows = {m: (100, 101.5, 99.9, 101) if m == 14 else (100, 100.2, 99.8, 100) for m in range(-200, 200)}
+
+    def lagging(symbol, interval, since, limit):
+        visible = [[T0 + m * M, *ohlc, 10.0] for m, ohlc in sorted(rows.items())
+                   if T0 + m * M >= since and T0 + (m + 1) * M + 3 * M <= clock.now()]
+        return visible[:limit]
+
+    bt.add_exchange(exchange_name="ex", get_candles=lagging)
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=signal_table({("BTC", 10): long_at_market()}))
+    fake_clock.now = T0 + 10 * M
+    found_at = []
+    bt.listen_signal_live(lambda r: found_at.append(fake_clock.now) if r.action == "closed" else None)
+    out = run_live(fake_clock, T0 + 20 * M)
+    assert [(r.close_reason, r.close_timestamp, r.current_price) for r in out if r.action == "closed"] == \
+        [("take_profit", T0 + 15 * M, 101)]
+    assert found_at == [T0 + 18 * M]
