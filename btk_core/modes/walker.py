@@ -72,8 +72,26 @@ class WalkerResults:
 
 
 def metric_of(stats: BacktestStatistics, metric: str) -> float | None:
-    value = getattr(stats, metric)
+    return finite(getattr(stats, metric))
+
+
+def finite(value: object) -> float | None:
     return value if isinstance(value, float) and math.isfinite(value) else None
+
+
+def improves(value: float | None, best: float | None) -> bool:
+    """SPEC §12: only a finite value strictly greater than the best so far replaces it (ties keep the earlier)."""
+    return value is not None and (best is None or value > best)
+
+
+def best_by_metric(values: list[tuple[str, object]]) -> tuple[str | None, float | None]:
+    """The winner of ``(strategy, metric value)`` pairs in test order, by the walker's rule."""
+    best: str | None = None
+    best_value: float | None = None
+    for name, value in values:
+        if improves(finite(value), best_value):
+            best, best_value = name, finite(value)
+    return best, best_value
 
 
 class WalkerApi:
@@ -135,7 +153,7 @@ class WalkerApi:
                     continue
                 processed += 1
                 value = metric_of(stats, walker.metric)
-                if value is not None and (best_metric is None or value > best_metric):
+                if improves(value, best_metric):
                     best_metric, best_strategy, best_stats = value, strategy_name, stats
                 self._progress(walker, symbol, total, processed)
                 if "on_strategy_complete" in cb:

@@ -111,27 +111,60 @@ def clear_pair(symbol: str, strategy_name: str, backtest: bool) -> None:
 
 
 def clear_all() -> None:
+    """Empty every store and forget ``record_details`` users (tests; a fresh process starts like this)."""
+    global _details_users
     for store in (SCHEDULE, PARTIAL, PERFORMANCE):
         store.clear_all()
     HEAT.clear_all()
     LIVE.clear_all()
+    with _details_lock:
+        for unsubscribe in _details_stops:
+            unsubscribe()
+        _details_stops.clear()
+        _details_users = 0
+
+
+_details_lock = threading.Lock()
+_details_users = 0
+_details_stops: list[Callable[[], None]] = []
+
+
+def _record_partial(kind: str) -> Callable[[Any], None]:
+    def add(event: Any) -> None:
+        PARTIAL.add((event.symbol, event.strategy_name, event.backtest), (kind, event),
+                    config.value("CC_PARTIAL_MAX_EVENTS"))
+    return add
+
+
+def _record_performance(event: Any) -> None:
+    PERFORMANCE.add((event.symbol, event.strategy_name, event.backtest), event, config.value("CC_PERFORMANCE_MAX_EVENTS"))
 
 
 def record_details() -> Callable[[], None]:
     """Record partial milestones and performance timings for the reports; returns ``stop()``.
 
-    Listening makes the engine compute milestones and time every step, which a plain
-    backtest skips, so it is opt-in (the flows and ``btk demo`` switch it on)."""
-    def partial(kind: str) -> Callable[[Any], None]:
-        def add(event: Any) -> None:
-            PARTIAL.add((event.symbol, event.strategy_name, event.backtest), (kind, event),
-                        config.value("CC_PARTIAL_MAX_EVENTS"))
-        return add
+    Listening makes the engine compute milestones and time every step, which a plain backtest
+    skips, so it is opt-in (the flows and ``btk demo`` switch it on). Calls nest: the recorders are
+    subscribed once, by the first caller, and removed when the last caller stops (runs on several
+    threads of one process share them)."""
+    global _details_users
+    with _details_lock:
+        _details_users += 1
+        if _details_users == 1:
+            _details_stops[:] = [events.listen_partial_profit(_record_partial("profit")),
+                                 events.listen_partial_loss(_record_partial("loss")),
+                                 events.listen_performance(_record_performance)]
+    stopped = threading.Event()
 
-    def performance(event: Any) -> None:
-        PERFORMANCE.add((event.symbol, event.strategy_name, event.backtest), event,
-                        config.value("CC_PERFORMANCE_MAX_EVENTS"))
-
-    stops = [events.listen_partial_profit(partial("profit")), events.listen_partial_loss(partial("loss")),
-             events.listen_performance(performance)]
-    return lambda: [stop() for stop in stops] and None
+    def stop() -> None:
+        global _details_users
+        with _details_lock:
+            if stopped.is_set():
+                return
+            stopped.set()
+            _details_users -= 1
+            if _details_users == 0:
+                for unsubscribe in _details_stops:
+                    unsubscribe()
+                _details_stops.clear()
+    return stop

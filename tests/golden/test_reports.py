@@ -211,3 +211,14 @@ def test_dump_signal(tmp_path, caplog):
     assert "over 20 KB" in caplog.text
     assert bt.dump_signal("a/b", [], {"x": 1}, path=str(tmp_path)) is None  # existing folder: nothing written
     assert (folder / "03_llm_output.md").read_text().startswith("```json\n{\n  \"position\"")
+
+
+def test_record_details_nests_without_double_recording(fake_clock):
+    from btk_core import events
+    first, second = bt.record_details(), bt.record_details()
+    assert len(events.performance.listeners) == 1
+    first()
+    first()  # idempotent
+    assert len(events.performance.listeners) == 1
+    second()
+    assert events.performance.listeners == ()

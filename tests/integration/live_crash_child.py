@@ -1,7 +1,10 @@
 """A live run that may be killed at any instant (driven by test_live_crash.py).
 
 Time comes from a clock file advanced once per completed tick, so a restarted process re-runs at
-most the tick it was killed in; trades are recorded by ``on_close``, idempotent by signal id.
+most the tick it was killed in; trades are recorded by ``on_close``, idempotent by signal id. The
+strategy runs on a 1m interval: the throttle clock is not one of the persisted stores (SPEC §9.2), so
+after a restart a flat pair is due at once, and only a 1m strategy decides at the same ticks whether
+or not it was restarted.
 Usage: python live_crash_child.py STATE_DIR ADAPTER START_MS END_MS [REDIS_URL]
 """
 import json
@@ -65,7 +68,7 @@ elif adapter == "redis":
         bt.use_persist_adapter(store, factory)
 add_synthetic_exchange("syn")
 bt.add_risk(risk_name="book", validations=[lambda p: None])
-bt.add_strategy(strategy_name="crashy", interval="5m", get_signal=get_signal, risk_name="book",
+bt.add_strategy(strategy_name="crashy", interval="1m", get_signal=get_signal, risk_name="book",
                 callbacks={"on_close": on_close})
 print("ready", flush=True)
 for _ in bt.Live.run("BTCUSDT", strategy_name="crashy", exchange_name="syn"):

@@ -1,0 +1,69 @@
+"""``backtest_flow``: backtest strategies x symbols, rank them, write heatmaps and reports.
+
+    from flows.backtest import backtest_flow
+    summary = backtest_flow("examples/demo_setup.py", ["BTCUSDT", "ETHUSDT"], ["sma_cross", "breakout"],
+                            "synthetic", "june-2024")
+
+Pairs whose strategy names a risk profile run together as one portfolio task (shared risk needs one
+time order, SPEC §8); every other pair is its own mapped task.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from flows.runners import make_task_runner
+from flows.setup_loader import load_setup
+from flows.tasks import rank_strategies, run_backtest, write_heatmap, write_reports
+
+
+def plan_groups(setup: str, symbols: list[str], strategies: list[str]) -> list[list[list[str]]]:
+    """One group per independent pair; the pairs of strategies sharing a risk profile in one group."""
+    from btk_core.registry import lookup
+    load_setup(setup)
+    groups: list[list[list[str]]] = []
+    shared: dict[tuple[str, ...], list[list[str]]] = {}
+    for strategy in strategies:
+        risk = lookup("strategy", strategy).risk_names
+        for symbol in symbols:
+            if risk:
+                shared.setdefault(risk, []).append([symbol, strategy])
+            else:
+                groups.append([[symbol, strategy]])
+    return groups + list(shared.values())
+
+
+@flow(name="btk-backtest-pipeline")
+def backtest_pipeline(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
+                      metric: str, report_dir: str) -> dict[str, Any]:
+    groups = plan_groups(setup, symbols, strategies)
+    futures = run_backtest.map(setup, groups, exchange_name, frame_name, report_dir)
+    results = [pair for future in futures for pair in future.result()]
+    order = {(s, g): k for k, (s, g) in enumerate((s, g) for g in strategies for s in symbols)}
+    results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
+    ranking = rank_strategies(results, strategies, metric)
+    heatmaps = {strategy: write_heatmap(results, strategy, report_dir) for strategy in strategies}
+    reports = write_reports(results)
+    return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],
+            "ranking": ranking, "heatmaps": heatmaps, "reports": reports}
+
+
+@flow(name="btk-backtest")
+def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
+                  metric: str = "sharpe_ratio", task_runner: str = "thread", report_dir: str = "./dump",
+                  dask_address: str | None = None) -> dict[str, Any]:
+    """Backtest every strategy x symbol, rank the strategies per symbol by ``metric`` and write the reports.
+    Returns the statistics per pair, the ranking and the report paths."""
+    from btk_core.registry import lookup
+    from btk_core.schemas import WALKER_METRICS
+    load_setup(setup)
+    if metric not in WALKER_METRICS:
+        raise ValueError(f"metric must be one of {list(WALKER_METRICS)}, got {metric!r}")
+    lookup("exchange", exchange_name)
+    lookup("frame", frame_name)
+    for name in strategies:
+        lookup("strategy", name)
+    runner = make_task_runner(task_runner, address=dask_address)
+    return backtest_pipeline.with_options(task_runner=runner)(setup, list(symbols), list(strategies), exchange_name,
+                                                               frame_name, metric, report_dir)

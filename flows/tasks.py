@@ -1,0 +1,122 @@
+"""Prefect tasks over the public ``btk_core`` API. They take names and return small, JSON-friendly
+summaries, never candles or live objects, so any task runner (threads, processes, Dask workers)
+can run them: each worker loads the setup by the same string and rebuilds the registry.
+
+Caching: ``run_backtest`` results are cached under a key made of the setup's source, the pairs,
+the exchange, the frame, the whole config and the report folder, for a day; a frame that reaches
+into the present is never cached (its candles are still arriving).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows.setup_loader import load_setup, setup_digest
+
+STAT_FIELDS = ("total_signals", "win_count", "loss_count", "win_rate", "avg_pnl", "total_pnl", "std_dev",
+               "sharpe_ratio", "annualized_sharpe_ratio", "certainty_ratio", "expected_yearly_returns")
+
+
+def artifact_key(*parts: str) -> str:
+    """Prefect artifact keys: lowercase letters, digits and dashes."""
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower())).strip("-")[:100]
+
+
+def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    import btk_core as bt
+    from btk_core import clock
+    from btk_core.registry import lookup
+    load_setup(parameters["setup"])
+    if lookup("frame", parameters["frame_name"]).end_ms > clock.now():
+        return None
+    material = json.dumps([setup_digest(parameters["setup"]), parameters["pairs"], parameters["exchange_name"],
+                           parameters["frame_name"], parameters["report_dir"], bt.get_config()],
+                          sort_keys=True, default=str)
+    return "btk-backtest-" + hashlib.sha256(material.encode()).hexdigest()
+
+
+@task(name="run_backtest", cache_key_fn=backtest_cache_key, cache_expiration=timedelta(days=1),
+      persist_result=True, result_serializer="json")
+def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_name: str,
+                 report_dir: str) -> list[dict[str, Any]]:
+    """Backtest one pair, or a group of pairs sharing a risk profile as one portfolio run, and write
+    each pair's reports. Returns per pair its statistics, its trades (close time, PnL %) and report paths."""
+    import btk_core as bt
+    load_setup(setup)
+    stop = bt.record_details()
+    try:
+        run = (bt.Backtest.run(pairs[0][0], strategy_name=pairs[0][1], exchange_name=exchange_name,
+                               frame_name=frame_name) if len(pairs) == 1 else
+               bt.Backtest.run_portfolio([tuple(p) for p in pairs], exchange_name=exchange_name,
+                                         frame_name=frame_name))
+        for _ in run:
+            pass
+    finally:
+        stop()
+    out = []
+    for symbol, strategy in pairs:
+        stats = bt.Backtest.get_data(symbol, strategy)
+        reports = {"backtest": bt.Backtest.dump(symbol, strategy, path=str(Path(report_dir) / "backtest"))}
+        for api, kind in ((bt.Schedule, "schedule"), (bt.Risk, "risk"), (bt.Partial, "partial"),
+                          (bt.Performance, "performance")):
+            reports[kind] = api.dump(symbol, strategy, path=str(Path(report_dir) / kind))
+        trades = sorted([r.close_timestamp, r.pnl.pnl_percentage] for r in stats.signal_list)
+        out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
+                    "trades": trades, "reports": reports})
+    return out
+
+
+@task(name="rank_strategies")
+def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric: str) -> dict[str, Any]:
+    """Rank the strategies of each symbol by ``metric`` exactly as the walker does (SPEC §12): finite
+    values only, the best replaced only by a strictly greater value, ties keep the earlier strategy."""
+    from btk_core.modes.walker import best_by_metric
+    ranking: dict[str, Any] = {}
+    for symbol in dict.fromkeys(r["symbol"] for r in results):
+        rows = {r["strategy"]: r["stats"] for r in results if r["symbol"] == symbol}
+        values = [(s, rows[s].get(metric)) for s in strategies if s in rows]
+        best, best_value = best_by_metric(values)
+        ranking[symbol] = {"best_strategy": best, "best_metric": best_value,
+                           "ranking": sorted(values, key=lambda sv: (sv[1] is None, -(sv[1] or 0.0)))}
+    table = [{"symbol": sym, "rank": k, "strategy": s, metric: v}
+             for sym, info in ranking.items() for k, (s, v) in enumerate(info["ranking"], 1)]
+    create_table_artifact(table, key=artifact_key("btk-ranking", metric), description=f"Strategies ranked by {metric}")
+    return ranking
+
+
+@task(name="write_heatmap")
+def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str) -> str:
+    """The portfolio heatmap of one strategy from the trades of its pairs (report + picture + artifact)."""
+    from btk_core.fmt import safe_name
+    from btk_core.reports.documents import heatmap_report
+    from btk_core.reports.plots import heatmap_png
+    from btk_core.reports.render import dump
+    from btk_core.stats import heatmap_statistics
+    pnls = {r["symbol"]: [p for _, p in r["trades"]] for r in results if r["strategy"] == strategy}
+    stats = heatmap_statistics(pnls)
+    folder = str(Path(report_dir) / "heatmap")
+    image = heatmap_png(stats, folder, f"{safe_name(strategy)}.png") if stats.rows else None
+    text = heatmap_report(strategy, stats, image)
+    create_markdown_artifact(text, key=artifact_key("btk-heatmap", strategy), description=f"Heatmap of {strategy}")
+    return dump(text, folder, f"{safe_name(strategy)}.md")
+
+
+@task(name="write_reports")
+def write_reports(results: list[dict[str, Any]]) -> dict[str, str]:
+    """Publish each pair's backtest report as a markdown artifact and the statistics as a table."""
+    table = [{"symbol": r["symbol"], "strategy": r["strategy"], **r["stats"]} for r in results]
+    create_table_artifact(table, key="btk-backtest-statistics", description="Statistics per pair")
+    paths = {}
+    for r in results:
+        path = r["reports"]["backtest"]
+        create_markdown_artifact(Path(path).read_text(), key=artifact_key("btk-backtest", r["symbol"], r["strategy"]),
+                                 description=f"Backtest of {r['strategy']} on {r['symbol']}")
+        paths[f"{r['symbol']}/{r['strategy']}"] = path
+    return paths
