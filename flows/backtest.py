@@ -49,21 +49,30 @@ def backtest_pipeline(setup: str, symbols: list[str], strategies: list[str], exc
             "ranking": ranking, "heatmaps": heatmaps, "reports": reports}
 
 
+def check_request(setup: str, strategies: list[str], exchange_name: str, frame_name: str, metric: str,
+                  task_runner: str = "thread") -> None:
+    """Fail fast, with one clear message, on anything a run would trip over (used before the flow starts)."""
+    from btk_core.registry import lookup
+    from btk_core.schemas import WALKER_METRICS
+    from flows.runners import RUNNERS
+    load_setup(setup)
+    if metric not in WALKER_METRICS:
+        raise ValueError(f"metric must be one of {list(WALKER_METRICS)}, got {metric!r}")
+    if task_runner not in RUNNERS:
+        raise ValueError(f"task_runner must be one of {list(RUNNERS)}, got {task_runner!r}")
+    lookup("exchange", exchange_name)
+    lookup("frame", frame_name)
+    for name in strategies:
+        lookup("strategy", name)
+
+
 @flow(name="btk-backtest")
 def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
                   metric: str = "sharpe_ratio", task_runner: str = "thread", report_dir: str = "./dump",
                   dask_address: str | None = None) -> dict[str, Any]:
     """Backtest every strategy x symbol, rank the strategies per symbol by ``metric`` and write the reports.
     Returns the statistics per pair, the ranking and the report paths."""
-    from btk_core.registry import lookup
-    from btk_core.schemas import WALKER_METRICS
-    load_setup(setup)
-    if metric not in WALKER_METRICS:
-        raise ValueError(f"metric must be one of {list(WALKER_METRICS)}, got {metric!r}")
-    lookup("exchange", exchange_name)
-    lookup("frame", frame_name)
-    for name in strategies:
-        lookup("strategy", name)
+    check_request(setup, strategies, exchange_name, frame_name, metric, task_runner)
     runner = make_task_runner(task_runner, address=dask_address)
     return backtest_pipeline.with_options(task_runner=runner)(setup, list(symbols), list(strategies), exchange_name,
                                                                frame_name, metric, report_dir)
