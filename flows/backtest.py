@@ -42,7 +42,7 @@ def backtest_pipeline(setup: str, symbols: list[str], strategies: list[str], exc
     results = [pair for future in futures for pair in future.result()]
     order = {(s, g): k for k, (s, g) in enumerate((s, g) for g in strategies for s in symbols)}
     results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
-    ranking = rank_strategies(results, strategies, metric)
+    ranking = rank_strategies(results, strategies, metric, exchange_name, frame_name, report_dir)
     heatmaps = {strategy: write_heatmap(results, strategy, report_dir) for strategy in strategies}
     reports = write_reports(results)
     return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],

@@ -26,7 +26,8 @@ def print_summary(summary: dict[str, Any], metric: str) -> None:
         order = ", ".join(f"{s} ({_cell(v, '.3f')})" for s, v in info["ranking"])
         print(f"  {symbol:<8} best: {info['best_strategy'] or 'N/A'}   [{order}]")
     print("\nReports and pictures:")
-    for path in list(summary["reports"].values()) + list(summary["heatmaps"].values()):
+    walker = [info["report"] for info in summary["ranking"].values()]
+    for path in list(summary["reports"].values()) + list(summary["heatmaps"].values()) + walker:
         png = Path(path).with_suffix(".png")
         print(f"  {path}" + (f"  (+ {png.name})" if png.exists() else ""))
 

@@ -33,9 +33,13 @@ def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     import btk_core as bt
     from btk_core import clock
     from btk_core.registry import lookup
+    from btk_core.reports.documents import pair_file
     load_setup(parameters["setup"])
     if lookup("frame", parameters["frame_name"]).end_ms > clock.now():
         return None
+    folder = Path(parameters["report_dir"]) / "backtest"
+    if not all((folder / pair_file(symbol, strategy)).is_file() for symbol, strategy in parameters["pairs"]):
+        return None  # the reports of a cached run were removed: run again to write them
     material = json.dumps([setup_digest(parameters["setup"]), parameters["pairs"], parameters["exchange_name"],
                            parameters["frame_name"], parameters["report_dir"], bt.get_config()],
                           sort_keys=True, default=str)
@@ -68,22 +72,40 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
                           (bt.Performance, "performance")):
             reports[kind] = api.dump(symbol, strategy, path=str(Path(report_dir) / kind))
         trades = sorted([r.close_timestamp, r.pnl.pnl_percentage] for r in stats.signal_list)
+        signals = [{"id": r.signal.id, "symbol": symbol, "position": r.signal.position, "pnl": r.pnl.pnl_percentage,
+                    "close_reason": r.close_reason, "pending_at": r.signal.pending_at,
+                    "close_timestamp": r.close_timestamp} for r in stats.signal_list]
         out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
-                    "trades": trades, "reports": reports})
+                    "trades": trades, "signals": signals, "reports": reports})
     return out
 
 
 @task(name="rank_strategies")
-def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric: str) -> dict[str, Any]:
-    """Rank the strategies of each symbol by ``metric`` exactly as the walker does (SPEC §12): finite
-    values only, the best replaced only by a strictly greater value, ties keep the earlier strategy."""
-    from btk_core.modes.walker import best_by_metric
+def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric: str, exchange_name: str,
+                    frame_name: str, report_dir: str) -> dict[str, Any]:
+    """Rank the strategies of each symbol by ``metric`` exactly as the walker does (SPEC §12: finite values
+    only, replaced only by a strictly greater value, ties keep the earlier strategy) and write the walker
+    report of each symbol (markdown + bar chart + artifact)."""
+    from btk_core.fmt import safe_name
+    from btk_core.modes.walker import best_by_metric, finite
+    from btk_core.reports.documents import walker_report
+    from btk_core.reports.plots import walker_png
+    from btk_core.reports.render import dump
     ranking: dict[str, Any] = {}
     for symbol in dict.fromkeys(r["symbol"] for r in results):
-        rows = {r["strategy"]: r["stats"] for r in results if r["symbol"] == symbol}
-        values = [(s, rows[s].get(metric)) for s in strategies if s in rows]
+        rows = {r["strategy"]: r for r in results if r["symbol"] == symbol}
+        tested = [s for s in strategies if s in rows]
+        values = [(s, finite(rows[s]["stats"].get(metric))) for s in tested]
         best, best_value = best_by_metric(values)
-        ranking[symbol] = {"best_strategy": best, "best_metric": best_value,
+        meta = {"walker_name": "backtest-flow", "symbol": symbol, "exchange_name": exchange_name,
+                "frame_name": frame_name, "metric": metric, "best_strategy": best, "best_metric": best_value}
+        rows_for_report = [{"strategy": s, "metric_value": v, "stats": rows[s]["stats"], "signals": rows[s]["signals"]}
+                           for s, v in values]
+        folder, stem = str(Path(report_dir) / "walker"), f"{safe_name(symbol)}_backtest-flow"
+        image = walker_png([s for s, _ in values], [v for _, v in values], metric, folder, f"{stem}.png")
+        text = walker_report(meta, rows_for_report, image)
+        create_markdown_artifact(text, key=artifact_key("btk-walker", symbol), description=f"Ranking on {symbol}")
+        ranking[symbol] = {"best_strategy": best, "best_metric": best_value, "report": dump(text, folder, f"{stem}.md"),
                            "ranking": sorted(values, key=lambda sv: (sv[1] is None, -(sv[1] or 0.0)))}
     table = [{"symbol": sym, "rank": k, "strategy": s, metric: v}
              for sym, info in ranking.items() for k, (s, v) in enumerate(info["ranking"], 1)]

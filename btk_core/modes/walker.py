@@ -207,13 +207,13 @@ class WalkerApi:
 
     def get_report(self, symbol: str, walker_name: str) -> str:
         """The walker comparison report (SPEC §14 #8)."""
-        from ..reports.documents import walker_report
-        return walker_report(self.get_data(symbol, walker_name))
+        from ..reports.documents import walker_report, walker_rows
+        return walker_report(*walker_rows(self.get_data(symbol, walker_name)))
 
     def dump(self, symbol: str, walker_name: str, path: str = "./dump/walker") -> str:
         """Write the report and a bar chart of the metric per strategy; returns the report path."""
         from ..fmt import safe_name
-        from ..reports.documents import walker_report
+        from ..reports.documents import walker_report, walker_rows
         from ..reports.plots import walker_png
         from ..reports.render import dump
         results = self.get_data(symbol, walker_name)
@@ -222,7 +222,7 @@ class WalkerApi:
                            [c.metric_value for c in results.strategies],
                            (results.complete or results.strategies[0]).metric, path, f"{stem}.png") \
             if results.strategies else None
-        return dump(walker_report(results, image), path, f"{stem}.md")
+        return dump(walker_report(*walker_rows(results), image), path, f"{stem}.md")
 
 
 Walker = WalkerApi()

@@ -138,28 +138,45 @@ def performance_report(stats: PerformanceStatistics) -> str:
                   stats=stats, ordered=ordered, share=share)
 
 
-def walker_report(results: Any, image: str | None = None) -> str:
+def walker_rows(results: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``Walker`` results as the plain rows ``walker_report`` renders (the flows build the same rows)."""
     complete = results.complete
-    tested = results.strategies
-    first = complete or tested[0]
-    metric = first.metric
-    ranked = sorted(enumerate(tested), key=lambda it: (it[1].metric_value is None, -(it[1].metric_value or 0.0),
-                                                       it[0]))[:10]
+    first = complete or results.strategies[0]
+    last = results.strategies[-1] if results.strategies else None
+    meta = {"walker_name": first.walker_name, "symbol": first.symbol, "exchange_name": first.exchange_name,
+            "frame_name": first.frame_name, "metric": first.metric,
+            "best_strategy": complete.best_strategy if complete else last.best_strategy,
+            "best_metric": complete.best_metric if complete else last.best_metric}
+    strategies = []
+    for c in results.strategies:
+        s = c.stats
+        strategies.append({
+            "strategy": c.strategy_name, "metric_value": c.metric_value,
+            "stats": {f: getattr(s, f) for f in ("total_signals", "win_rate", "avg_pnl", "total_pnl", "sharpe_ratio",
+                                                  "std_dev")},
+            "signals": [{"id": r.signal.id, "symbol": r.symbol, "position": r.signal.position,
+                         "pnl": r.pnl.pnl_percentage, "close_reason": r.close_reason,
+                         "pending_at": r.signal.pending_at, "close_timestamp": r.close_timestamp}
+                        for r in s.signal_list]})
+    return meta, strategies
+
+
+def walker_report(meta: dict[str, Any], strategies: list[dict[str, Any]], image: str | None = None) -> str:
+    """SPEC §14 #8 from plain rows: ``meta`` (walker, symbol, exchange, frame, metric, best) and per tested
+    strategy its metric value, statistics and closed signals (newest first)."""
+    ranked = sorted(enumerate(strategies), key=lambda it: (it[1]["metric_value"] is None,
+                                                          -(it[1]["metric_value"] or 0.0), it[0]))[:10]
     top_rows = []
     for rank, (_, c) in enumerate(ranked, 1):
-        s = c.stats
-        top_rows.append([rank, c.strategy_name, fixed(c.metric_value), s.total_signals, fixed(s.win_rate, 2, "%"),
-                         pct(s.avg_pnl), pct(s.total_pnl), fixed(s.sharpe_ratio, 3), fixed(s.std_dev, 3, "%")])
-    signal_rows = [[c.strategy_name, r.signal.id, r.symbol, r.signal.position.upper(), pct(r.pnl.pnl_percentage),
-                    r.close_reason, iso(r.signal.pending_at), iso(r.close_timestamp)]
-                   for c in tested for r in c.stats.signal_list]
-    best = complete.best_strategy if complete else tested[-1].best_strategy
-    best_metric = complete.best_metric if complete else tested[-1].best_metric
-    best_stats = next((c.stats for c in tested if c.strategy_name == best), None)
-    return render("walker.md.j2", walker_name=first.walker_name, symbol=first.symbol,
-                  exchange_name=first.exchange_name, frame_name=first.frame_name, metric=metric,
-                  tested=len(tested), best_strategy=best, best_metric=best_metric,
-                  best_signals=best_stats.total_signals if best_stats else 0,
+        s = c["stats"]
+        top_rows.append([rank, c["strategy"], fixed(c["metric_value"]), s["total_signals"],
+                         fixed(s["win_rate"], 2, "%"), pct(s["avg_pnl"]), pct(s["total_pnl"]),
+                         fixed(s["sharpe_ratio"], 3), fixed(s["std_dev"], 3, "%")])
+    signal_rows = [[c["strategy"], r["id"], r["symbol"], r["position"].upper(), pct(r["pnl"]), r["close_reason"],
+                    iso(r["pending_at"]), iso(r["close_timestamp"])] for c in strategies for r in c["signals"]]
+    best = next((c for c in strategies if c["strategy"] == meta["best_strategy"]), None)
+    return render("walker.md.j2", **meta, tested=len(strategies),
+                  best_signals=best["stats"]["total_signals"] if best else 0,
                   top_headers=["Rank", "Strategy", "Metric", "Total Signals", "Win Rate", "Avg PNL", "Total PNL",
                                "Sharpe Ratio", "Std Dev"], top_rows=top_rows,
                   signal_headers=["Strategy", "Signal ID", "Symbol", "Position", "PNL (net)", "Close Reason",

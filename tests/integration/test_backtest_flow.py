@@ -51,6 +51,9 @@ def test_backtest_flow_equals_direct_runs(prefect_harness, setup_module, tmp_pat
     assert Artifact.get("btk-backtest-statistics") is not None
     assert Artifact.get("btk-heatmap-swing") is not None
     assert Artifact.get("btk-ranking-total-pnl") is not None
+    walker = Path(summary["ranking"]["BTCUSDT"]["report"])
+    assert walker.read_text().startswith("# Walker Comparison Report: backtest-flow")
+    assert f"## Best Strategy: {summary['ranking']['BTCUSDT']['best_strategy']}" in walker.read_text()
     assert "# Backtest Report: trend" in Artifact.get("btk-backtest-btcusdt-trend").data
 
 
