@@ -136,7 +136,10 @@ class LiveApi:
 
     @staticmethod
     def _tick(machine: PairMachine, when: int) -> None:
-        """SPEC §4.5 live step: evaluate a held row up to ``when`` (then ``active``), else intake or idle."""
+        """SPEC §4.5 live step: evaluate a held row up to ``when`` (still held: ``active``); then, with no
+        row held, intake when due, else idle. Reading "no row held" after the evaluation lets the tick that
+        closes a position decide again, as a backtest resumes at the close (§7.3), and makes a tick that is
+        re-run after a crash give the same result as the original."""
         if machine.holds:
             try:
                 machine.evaluate(when)
@@ -145,7 +148,8 @@ class LiveApi:
                 return
             if machine.holds:
                 machine.publish_active(when, machine._vwap_or_none(when))
-        elif machine.due(when):
+                return
+        if machine.due(when):
             machine.intake(when)
         else:
             machine.idle_step(when)

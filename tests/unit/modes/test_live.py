@@ -41,7 +41,6 @@ def test_live_produces_the_backtest_trades(fake_clock, base_dir):
     fake_clock.now = start + 40 * 24 * 60 * M
     backtest = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
                 for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name="syn", frame_name="day")]
-    assert all(close % (60 * M) != 0 for _, _, close, _ in backtest)  # no close on a decision boundary
     fake_clock.now = start
     live = run_live(fake_clock, start + 24 * 60 * M + M, symbol="BTCUSDT", exchange="syn")  # frame end inclusive
     closed = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
@@ -177,3 +176,19 @@ def test_late_candles_delay_the_close_but_not_its_numbers(fake_clock, base_dir):
     assert [(r.close_reason, r.close_timestamp, r.current_price) for r in out if r.action == "closed"] == \
         [("take_profit", T0 + 15 * M, 101)]
     assert found_at == [T0 + 18 * M]
+
+
+def test_a_close_on_a_decision_boundary_decides_again_like_a_backtest(fake_clock, base_dir):
+    """TP on m14 closes at T0+15m, a 5m decision time: the backtest resumes there and asks again; the live
+    tick at T0+15m closes and then asks too, so both open the second trade at T0+15m."""
+    quiet_market({"BTC": {14: (100, 101.5, 99.9, 101)}})
+    table = {("BTC", 10): long_at_market(), ("BTC", 15): long_at_market(105, 95, 20)}
+    bt.add_strategy(strategy_name="s", interval="5m", get_signal=signal_table(table))
+    bt.add_frame(frame_name="f", interval="1m", start_date=T0 + 10 * M, end_date=T0 + 30 * M)
+    fake_clock.now = T0 + 100 * 24 * 60 * M
+    backtest = [(r.signal.pending_at, r.close_timestamp) for r in
+                bt.Backtest.run("BTC", strategy_name="s", exchange_name="ex", frame_name="f")]
+    fake_clock.now = T0 + 10 * M
+    live = [(r.signal.pending_at, r.close_timestamp) for r in run_live(fake_clock, T0 + 31 * M)
+            if r.action == "closed"]
+    assert backtest == live == [(T0 + 10 * M, T0 + 15 * M), (T0 + 15 * M, T0 + 35 * M)]
