@@ -63,3 +63,52 @@ def test_cli_rejects_bad_names_before_prefect(capsys, setup_module):
                  "--exchange", "syn", "--frame", "day"]) == 2
     assert capsys.readouterr().err.strip() == "btk backtest: strategy 'ghost' not found"
     assert main([]) == 2
+
+
+def test_walker_flow(prefect_harness, tmp_path):
+    import sys
+    from flows.setup_loader import setup_module_name
+    from flows.walker import walker_flow
+    sys.modules.pop(setup_module_name(SETUP), None)
+    module = load_setup(SETUP)
+    bt.add_walker(walker_name="cmp", exchange_name="syn", frame_name="day", strategies=module.STRATEGIES,
+                  metric="total_pnl")
+    out = walker_flow(SETUP, module.SYMBOLS, "cmp", report_dir=str(tmp_path))
+    assert [r["symbol"] for r in out] == module.SYMBOLS
+    for r in out:
+        assert r["best_strategy"] in module.STRATEGIES and Path(r["report"]).is_file()
+        assert Path(r["report"]).with_suffix(".png").is_file()
+
+
+def test_live_flow_resumes_a_persisted_position(prefect_harness, tmp_path, fake_clock):
+    """The first flow run dies with a position open (the stores keep it); the next run adopts and closes it."""
+    import json
+    import sys
+    from btk_core import clock
+    from flows.live import live_flow
+    from flows.setup_loader import setup_module_name
+    sys.modules.pop(setup_module_name(SETUP), None)
+    load_setup(SETUP)
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path / "state"))
+    fake_clock.now = 1717372800000 + 60 * 60_000  # 2024-06-03T01:00
+    row_file = tmp_path / "state" / "signal" / "BTCUSDT_trend" / "BTCUSDT.json"
+
+    def dying_sleep(seconds):
+        fake_clock.now += int(seconds * 1000)
+        if row_file.is_file() and json.loads(row_file.read_text()) is not None:
+            raise RuntimeError("the process was killed")
+
+    clock.set_clock(fake_clock.now_ms, dying_sleep)
+    with pytest.raises(RuntimeError, match="killed"):
+        live_flow(SETUP, "BTCUSDT", "trend", "syn")
+    held = json.loads(row_file.read_text())
+    stop_at = fake_clock.now + 6 * 60 * 60_000
+
+    def sleep(seconds):
+        fake_clock.now += int(seconds * 1000)
+        if fake_clock.now >= stop_at:
+            bt.Live.stop("BTCUSDT", "trend")
+
+    clock.set_clock(fake_clock.now_ms, sleep)
+    second = live_flow(SETUP, "BTCUSDT", "trend", "syn")
+    assert second["closed"][0]["id"] == held["id"]  # adopted, not re-opened

@@ -1,0 +1,45 @@
+"""Serve the btk flows from this process (no work pool needed):
+
+    prefect server start &                                   # UI on http://127.0.0.1:4200
+    PREFECT_API_URL=http://127.0.0.1:4200/api python deployments/serve.py
+
+The backtest runs nightly, the walker hourly, and the live flow on demand (trigger it from the UI or with
+``prefect deployment run 'btk-live/live-on-demand'``). Parameters point at ``examples/demo_setup.py``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flows.backtest import backtest_flow  # noqa: E402
+from flows.live import live_flow  # noqa: E402
+from flows.walker import walker_flow  # noqa: E402
+
+SETUP = str(ROOT / "examples" / "demo_setup.py")
+SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+
+
+def deployments() -> list:
+    """The served deployments (also what the tests check)."""
+    return [
+        backtest_flow.to_deployment(
+            name="nightly-backtest", cron="0 2 * * *",
+            parameters={"setup": SETUP, "symbols": SYMBOLS, "strategies": ["sma_cross", "dip_buyer", "breakout"],
+                        "exchange_name": "synthetic", "frame_name": "june-2024", "report_dir": str(ROOT / "dump")}),
+        walker_flow.to_deployment(
+            name="hourly-walker", cron="0 * * * *",
+            parameters={"setup": SETUP, "symbols": SYMBOLS, "walker_name": "compare",
+                        "report_dir": str(ROOT / "dump")}),
+        live_flow.to_deployment(
+            name="live-on-demand",
+            parameters={"setup": SETUP, "symbol": "BTCUSDT", "strategy_name": "sma_cross",
+                        "exchange_name": "synthetic"}),
+    ]
+
+
+if __name__ == "__main__":
+    from prefect import serve
+    serve(*deployments())

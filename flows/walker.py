@@ -1,0 +1,42 @@
+"""``walker_flow``: run a registered walker on each symbol (one task per symbol) and publish the rankings."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+
+from flows.runners import make_task_runner
+from flows.setup_loader import load_setup
+from flows.tasks import artifact_key
+
+
+@task(name="run_walker")
+def run_walker(setup: str, symbol: str, walker_name: str, report_dir: str) -> dict[str, Any]:
+    """Walker.run on one symbol (SPEC §12); writes its report and chart; returns the best and the path."""
+    import btk_core as bt
+    load_setup(setup)
+    for _ in bt.Walker.run(symbol, walker_name=walker_name):
+        pass
+    complete = bt.Walker.get_data(symbol, walker_name).complete
+    path = bt.Walker.dump(symbol, walker_name, path=str(Path(report_dir) / "walker"))
+    create_markdown_artifact(Path(path).read_text(), key=artifact_key("btk-walker", walker_name, symbol),
+                             description=f"Walker {walker_name} on {symbol}")
+    return {"symbol": symbol, "best_strategy": complete.best_strategy, "best_metric": complete.best_metric,
+            "metric": complete.metric, "report": path}
+
+
+@flow(name="btk-walker")
+def walker_flow(setup: str, symbols: list[str], walker_name: str, task_runner: str = "thread",
+                report_dir: str = "./dump") -> list[dict[str, Any]]:
+    """Compare the walker's strategies on every symbol; returns the best strategy per symbol."""
+    from btk_core.registry import lookup
+    load_setup(setup)
+    lookup("walker", walker_name)
+
+    @flow(name="btk-walker-symbols", task_runner=make_task_runner(task_runner))
+    def per_symbol() -> list[dict[str, Any]]:
+        return [f.result() for f in run_walker.map(setup, list(symbols), walker_name, report_dir)]
+
+    return per_symbol()
