@@ -33,10 +33,10 @@ from ..reports import stores as report_stores
 from ..risk import RISK_EVENTS, RiskBook, RiskContract, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
-from ..signals import SignalRow
 from ..stats import BacktestStatistics, backtest_statistics
 from ..stores import BoundedStore
 from ..strategy import PairMachine, PlanItem
+from .pairs import PairModeApi
 
 log = logging.getLogger("btk")
 Final = ClosedResult | CancelledResult
@@ -106,7 +106,7 @@ class _Run:
         self.dirty: set[tuple[str, str]] = set()
 
 
-class BacktestApi:
+class BacktestApi(PairModeApi):
     """``Backtest``: run strategies over frames and read what the runs produced."""
 
     def __init__(self) -> None:
@@ -368,11 +368,9 @@ class BacktestApi:
             self._mark_dirty((symbol, strategy_name))
 
     def cancel(self, symbol: str, strategy_name: str, cancel_id: str | None = None) -> bool:
-        """Ask to cancel the pair's waiting row; False when it has none."""
-        machine = self._machines.get((symbol, strategy_name))
-        if machine is None or machine.scheduled is None:
+        """Ask to cancel the pair's waiting row at its next candle; False when it has none."""
+        if not self._request_cancel(symbol, strategy_name, cancel_id):
             return False
-        machine.cancel_request = (cancel_id,)
         self._mark_dirty((symbol, strategy_name))
         return True
 
@@ -382,18 +380,6 @@ class BacktestApi:
             run.dirty.add(key)
 
     # ---- reading ------------------------------------------------------------------
-    def _machine(self, symbol: str, strategy_name: str) -> PairMachine | None:
-        lookup("strategy", strategy_name)
-        return self._machines.get((symbol, strategy_name))
-
-    def get_pending_signal(self, symbol: str, strategy_name: str) -> SignalRow | None:
-        machine = self._machine(symbol, strategy_name)
-        return machine.pending if machine else None
-
-    def get_scheduled_signal(self, symbol: str, strategy_name: str) -> SignalRow | None:
-        machine = self._machine(symbol, strategy_name)
-        return machine.scheduled if machine else None
-
     def get_data(self, symbol: str, strategy_name: str) -> BacktestStatistics:
         lookup("strategy", strategy_name)
         return backtest_statistics(self._closed.items((symbol, strategy_name, True)))

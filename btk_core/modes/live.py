@@ -29,13 +29,14 @@ from ..runs import RunRegistry
 from ..signals import SignalRow
 from ..stats import LiveStatistics, live_statistics
 from ..strategy import PairMachine
+from .pairs import PairModeApi
 from .background import consume_in_background
 
 log = logging.getLogger("btk")
 Yielded = OpenedResult | ClosedResult | CancelledResult
 
 
-class LiveApi:
+class LiveApi(PairModeApi):
     """``Live``: run a strategy every ``CC_LIVE_TICK_TTL_MS`` with state that survives a kill."""
 
     def __init__(self) -> None:
@@ -172,25 +173,9 @@ class LiveApi:
 
     def cancel(self, symbol: str, strategy_name: str, cancel_id: str | None = None) -> bool:
         """Cancel the pair's waiting row at the next tick; False when it has none."""
-        machine = self._machines.get((symbol, strategy_name))
-        if machine is None or machine.scheduled is None:
-            return False
-        machine.cancel_request = (cancel_id,)
-        return True
+        return self._request_cancel(symbol, strategy_name, cancel_id)
 
     # ---- reading -------------------------------------------------------------------
-    def _machine(self, symbol: str, strategy_name: str) -> PairMachine | None:
-        lookup("strategy", strategy_name)
-        return self._machines.get((symbol, strategy_name))
-
-    def get_pending_signal(self, symbol: str, strategy_name: str) -> SignalRow | None:
-        machine = self._machine(symbol, strategy_name)
-        return machine.pending if machine else None
-
-    def get_scheduled_signal(self, symbol: str, strategy_name: str) -> SignalRow | None:
-        machine = self._machine(symbol, strategy_name)
-        return machine.scheduled if machine else None
-
     def get_data(self, symbol: str, strategy_name: str) -> LiveStatistics:
         lookup("strategy", strategy_name)
         return live_statistics(report_stores.LIVE.items(symbol, strategy_name))
