@@ -112,3 +112,15 @@ def test_live_flow_resumes_a_persisted_position(prefect_harness, tmp_path, fake_
     clock.set_clock(fake_clock.now_ms, sleep)
     second = live_flow(SETUP, "BTCUSDT", "trend", "syn")
     assert second["closed"][0]["id"] == held["id"]  # adopted, not re-opened
+
+
+def test_backtest_flow_on_a_dask_cluster_gives_the_thread_summary(prefect_harness, setup_module, tmp_path):
+    """The same flow on a Dask LocalCluster (separate worker processes, each loading the setup by its path)."""
+    from flows.backtest import backtest_flow
+    args = (SETUP, setup_module.SYMBOLS, setup_module.STRATEGIES, "syn", "day")
+    threads = backtest_flow(*args, metric="total_pnl", report_dir=str(tmp_path / "threads"))
+    dask = backtest_flow(*args, metric="total_pnl", task_runner="dask", report_dir=str(tmp_path / "dask"))
+    assert dask["pairs"] == threads["pairs"]
+    assert {s: (r["best_strategy"], r["ranking"]) for s, r in dask["ranking"].items()} == \
+        {s: (r["best_strategy"], r["ranking"]) for s, r in threads["ranking"].items()}
+    assert all(Path(p).is_file() for p in dask["reports"].values())
