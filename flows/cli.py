@@ -32,7 +32,39 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--metric", default="sharpe_ratio", help="ranking metric (default sharpe_ratio)")
     backtest.add_argument("--task-runner", default="thread", choices=["thread", "process", "dask"])
     backtest.add_argument("--report-dir", default="./dump")
+    walker = sub.add_parser("walker", help="rank a registered walker's strategies on symbols",
+                            description="Run walker_flow: Walker.run on each symbol, reports and artifacts.")
+    walker.add_argument("--setup", required=True)
+    walker.add_argument("--symbols", required=True, type=_csv)
+    walker.add_argument("--walker", required=True, help="walker name")
+    walker.add_argument("--report-dir", default="./dump")
+    live = sub.add_parser("live", help="live-trade one pair until interrupted (state survives restarts)",
+                          description="Run live_flow for one pair. Stop with Ctrl-C: open positions stay in the "
+                                      "stores under CC_PERSIST_BASE_DIR and the next run adopts them.")
+    live.add_argument("--setup", required=True)
+    live.add_argument("--symbol", required=True)
+    live.add_argument("--strategy", required=True)
+    live.add_argument("--exchange", required=True)
+    sub.add_parser("serve", help="serve the deployments of deployments/serve.py (needs PREFECT_API_URL)",
+                   description="Serve the backtest nightly, the walker hourly and the live flow on demand.")
     return parser
+
+
+def _progress_bar():
+    """A rich progress bar fed by listen_backtest_progress (one task per pair); returns (progress, stop)."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    import btk_core as bt
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    tasks: dict = {}
+
+    def on_progress(event) -> None:
+        key = (event.symbol, event.strategy_name)
+        if key not in tasks:
+            tasks[key] = progress.add_task(f"{event.strategy_name} {event.symbol}", total=max(1, event.total_frames))
+        progress.update(tasks[key], completed=event.processed_frames)
+
+    return progress, bt.listen_backtest_progress(on_progress)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,12 +81,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from flows import demo
             return demo.main(report_dir=args.report_dir)
-        from flows.backtest import backtest_flow, check_request
-        from flows.demo import print_summary
-        check_request(args.setup, args.strategies, args.exchange, args.frame, args.metric, args.task_runner)
-        summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
-                                metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir)
-        print_summary(summary, args.metric)
+        if args.command == "backtest":
+            from flows.backtest import backtest_flow, check_request
+            from flows.demo import print_summary
+            check_request(args.setup, args.strategies, args.exchange, args.frame, args.metric, args.task_runner)
+            progress, stop = _progress_bar()
+            with progress:
+                summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
+                                        metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir)
+            stop()
+            print_summary(summary, args.metric)
+            return 0
+        if args.command == "walker":
+            from btk_core.registry import lookup
+            from flows.setup_loader import load_setup
+            from flows.walker import walker_flow
+            load_setup(args.setup)
+            lookup("walker", args.walker)
+            for row in walker_flow(args.setup, args.symbols, args.walker, report_dir=args.report_dir):
+                print(f"{row['symbol']:<10} best: {row['best_strategy'] or 'N/A'} ({row['metric']} "
+                      f"{'N/A' if row['best_metric'] is None else format(row['best_metric'], '.3f')})  "
+                      f"{row['report']}")
+            return 0
+        if args.command == "live":
+            from btk_core.registry import lookup
+            from flows.live import live_flow
+            from flows.setup_loader import load_setup
+            load_setup(args.setup)
+            lookup("strategy", args.strategy)
+            lookup("exchange", args.exchange)
+            try:
+                live_flow(args.setup, args.symbol, args.strategy, args.exchange)
+            except KeyboardInterrupt:
+                print("btk live: interrupted; the pair's state is kept for the next run", file=sys.stderr)
+            return 0
+        import runpy
+        from pathlib import Path
+        runpy.run_path(str(Path(__file__).resolve().parent.parent / "deployments" / "serve.py"), run_name="__main__")
         return 0
     except (UnknownNameError, SetupError, ValueError) as exc:  # bad names or arguments: one line, no traceback
         print(f"btk {args.command}: {exc}", file=sys.stderr)

@@ -124,3 +124,12 @@ def test_backtest_flow_on_a_dask_cluster_gives_the_thread_summary(prefect_harnes
     assert {s: (r["best_strategy"], r["ranking"]) for s, r in dask["ranking"].items()} == \
         {s: (r["best_strategy"], r["ranking"]) for s, r in threads["ranking"].items()}
     assert all(Path(p).is_file() for p in dask["reports"].values())
+
+
+def test_cli_backtest_prints_the_summary(prefect_harness, setup_module, tmp_path, capsys):
+    from flows.cli import main
+    code = main(["backtest", "--setup", SETUP, "--symbols", "BTCUSDT", "--strategies", "trend", "--exchange", "syn",
+                 "--frame", "day", "--metric", "total_pnl", "--report-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "trend      BTCUSDT" in out and "Ranking by total_pnl:" in out and str(tmp_path) in out
