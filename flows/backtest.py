@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
+from prefect import flow, unmapped
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
@@ -32,21 +32,6 @@ def plan_groups(setup: str, symbols: list[str], strategies: list[str]) -> list[l
             else:
                 groups.append([[symbol, strategy]])
     return groups + list(shared.values())
-
-
-@flow(name="btk-backtest-pipeline")
-def backtest_pipeline(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
-                      metric: str, report_dir: str) -> dict[str, Any]:
-    groups = plan_groups(setup, symbols, strategies)
-    futures = run_backtest.map(setup, groups, exchange_name, frame_name, report_dir)
-    results = [pair for future in futures for pair in future.result()]
-    order = {(s, g): k for k, (s, g) in enumerate((s, g) for g in strategies for s in symbols)}
-    results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
-    ranking = rank_strategies(results, strategies, metric, exchange_name, frame_name, report_dir)
-    heatmaps = {strategy: write_heatmap(results, strategy, report_dir) for strategy in strategies}
-    reports = write_reports(results)
-    return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],
-            "ranking": ranking, "heatmaps": heatmaps, "reports": reports}
 
 
 def check_request(setup: str, strategies: list[str], exchange_name: str, frame_name: str, metric: str,
@@ -71,8 +56,22 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
                   metric: str = "sharpe_ratio", task_runner: str = "thread", report_dir: str = "./dump",
                   dask_address: str | None = None) -> dict[str, Any]:
     """Backtest every strategy x symbol, rank the strategies per symbol by ``metric`` and write the reports.
-    Returns the statistics per pair, the ranking and the report paths."""
+    Returns the statistics per pair, the ranking and the report paths.
+
+    The backtest tasks go to the chosen task runner, entered here rather than through a subflow (a flow
+    call costs about a second of Prefect bookkeeping); ranking, heatmaps and reports are small tasks."""
     check_request(setup, strategies, exchange_name, frame_name, metric, task_runner)
-    runner = make_task_runner(task_runner, address=dask_address)
-    return backtest_pipeline.with_options(task_runner=runner)(setup, list(symbols), list(strategies), exchange_name,
-                                                               frame_name, metric, report_dir)
+    symbols, strategies = list(symbols), list(strategies)
+    groups = plan_groups(setup, symbols, strategies)
+    with make_task_runner(task_runner, address=dask_address) as runner:
+        futures = runner.map(run_backtest, {"setup": unmapped(setup), "pairs": groups,
+                                            "exchange_name": unmapped(exchange_name),
+                                            "frame_name": unmapped(frame_name), "report_dir": unmapped(report_dir)})
+        results = [pair for future in futures for pair in future.result()]
+    order = {(s, g): k for k, (s, g) in enumerate((s, g) for g in strategies for s in symbols)}
+    results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
+    ranking = rank_strategies(results, strategies, metric, exchange_name, frame_name, report_dir)
+    heatmaps = {strategy: write_heatmap(results, strategy, report_dir) for strategy in strategies}
+    reports = write_reports(results)
+    return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],
+            "ranking": ranking, "heatmaps": heatmaps, "reports": reports}
