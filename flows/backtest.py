@@ -9,6 +9,7 @@ time order, SPEC §8); every other pair is its own mapped task.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, unmapped
@@ -32,6 +33,16 @@ def plan_groups(setup: str, symbols: list[str], strategies: list[str]) -> list[l
             else:
                 groups.append([[symbol, strategy]])
     return groups + list(shared.values())
+
+
+RUN_FILE = "btk-run.json"
+
+
+def save_run(report_dir: str, run: dict[str, Any]) -> str:
+    """Keep what a run produced (``<report_dir>/btk-run.json``) so its reports can be rendered again."""
+    import json
+    from btk_core.atomic import atomic_write
+    return str(atomic_write(Path(report_dir) / RUN_FILE, json.dumps(run, allow_nan=False).encode()))
 
 
 def check_request(setup: str, strategies: list[str], exchange_name: str, frame_name: str, metric: str,
@@ -73,5 +84,7 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
     ranking = rank_strategies(results, strategies, metric, exchange_name, frame_name, report_dir)
     heatmaps = {strategy: write_heatmap(results, strategy, report_dir) for strategy in strategies}
     reports = write_reports(results)
+    save_run(report_dir, {"setup": setup, "symbols": symbols, "strategies": strategies, "exchange_name": exchange_name,
+                          "frame_name": frame_name, "metric": metric, "results": results})
     return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],
             "ranking": ranking, "heatmaps": heatmaps, "reports": reports}

@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--symbol", required=True)
     live.add_argument("--strategy", required=True)
     live.add_argument("--exchange", required=True)
+    report = sub.add_parser("report", help="render a previous backtest flow run's reports again",
+                            description="Render the backtest, heatmap and walker reports of a saved run "
+                                        "(<report_dir>/btk-run.json) without backtesting again.")
+    report.add_argument("--run", default="./dump/btk-run.json", help="the run file (default ./dump/btk-run.json)")
+    report.add_argument("--report-dir", default=None, help="where to write (default: the run file's folder)")
     sub.add_parser("serve", help="serve the deployments of deployments/serve.py (needs PREFECT_API_URL)",
                    description="Serve the backtest nightly, the walker hourly and the live flow on demand.")
     return parser
@@ -114,6 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 live_flow(args.setup, args.symbol, args.strategy, args.exchange)
             except KeyboardInterrupt:
                 print("btk live: interrupted; the pair's state is kept for the next run", file=sys.stderr)
+            return 0
+        if args.command == "report":
+            from flows.reports import load_run, reports_flow
+            load_run(args.run)
+            out = reports_flow(args.run, args.report_dir)
+            for path in list(out["reports"].values()) + list(out["heatmaps"].values()):
+                print(path)
+            for info in out["ranking"].values():
+                print(info["report"])
             return 0
         import runpy
         from pathlib import Path

@@ -2,9 +2,10 @@
 summaries, never candles or live objects, so any task runner (threads, processes, Dask workers)
 can run them: each worker loads the setup by the same string and rebuilds the registry.
 
-Caching: ``run_backtest`` results are cached under a key made of the setup's source, the pairs,
-the exchange, the frame, the whole config and the report folder, for a day; a frame that reaches
-into the present is never cached (its candles are still arriving).
+Caching: ``run_backtest`` results are cached under a key made of the result format, the setup's
+source, the pairs, the exchange, the frame, the whole config and the report folder, for a day; a
+frame that reaches into the present is never cached (its candles are still arriving), and a cached
+result whose report files were removed is computed again.
 """
 from __future__ import annotations
 
@@ -20,8 +21,29 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.setup_loader import load_setup, setup_digest
 
+#: Bump when what ``run_backtest`` returns changes, so results cached by an older btk are not reused.
+RESULT_FORMAT = 2
+
 STAT_FIELDS = ("total_signals", "win_count", "loss_count", "win_rate", "avg_pnl", "total_pnl", "std_dev",
                "sharpe_ratio", "annualized_sharpe_ratio", "certainty_ratio", "expected_yearly_returns")
+
+
+def closed_to_json(result: Any) -> dict[str, Any]:
+    """A closed result as plain JSON (what tasks pass around and the run file keeps)."""
+    from dataclasses import asdict
+    return {"signal": asdict(result.signal), "exchange_name": result.exchange_name, "current_price": result.current_price,
+            "close_reason": result.close_reason, "close_timestamp": result.close_timestamp,
+            "pnl": asdict(result.pnl)}
+
+
+def closed_from_json(data: dict[str, Any]) -> Any:
+    """The ``ClosedResult`` back from :func:`closed_to_json`."""
+    from btk_core import ClosedResult, Pnl, SignalRow
+    signal = SignalRow(**data["signal"])
+    return ClosedResult(symbol=signal.symbol, strategy_name=signal.strategy_name, exchange_name=data["exchange_name"],
+                        backtest=True, current_price=data["current_price"], signal=signal,
+                        timestamp=data["close_timestamp"], close_reason=data["close_reason"],
+                        close_timestamp=data["close_timestamp"], pnl=Pnl(**data["pnl"]))
 
 
 def artifact_key(*parts: str) -> str:
@@ -40,7 +62,8 @@ def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     folder = Path(parameters["report_dir"]) / "backtest"
     if not all((folder / pair_file(symbol, strategy)).is_file() for symbol, strategy in parameters["pairs"]):
         return None  # the reports of a cached run were removed: run again to write them
-    material = json.dumps([setup_digest(parameters["setup"]), parameters["pairs"], parameters["exchange_name"],
+    material = json.dumps([RESULT_FORMAT, setup_digest(parameters["setup"]), parameters["pairs"],
+                           parameters["exchange_name"],
                            parameters["frame_name"], parameters["report_dir"], bt.get_config()],
                           sort_keys=True, default=str)
     return "btk-backtest-" + hashlib.sha256(material.encode()).hexdigest()
@@ -71,12 +94,8 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
         for api, kind in ((bt.Schedule, "schedule"), (bt.Risk, "risk"), (bt.Partial, "partial"),
                           (bt.Performance, "performance")):
             reports[kind] = api.dump(symbol, strategy, path=str(Path(report_dir) / kind))
-        trades = sorted([r.close_timestamp, r.pnl.pnl_percentage] for r in stats.signal_list)
-        signals = [{"id": r.signal.id, "symbol": symbol, "position": r.signal.position, "pnl": r.pnl.pnl_percentage,
-                    "close_reason": r.close_reason, "pending_at": r.signal.pending_at,
-                    "close_timestamp": r.close_timestamp} for r in stats.signal_list]
         out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
-                    "trades": trades, "signals": signals, "reports": reports})
+                    "closed": [closed_to_json(r) for r in stats.signal_list], "reports": reports})
     return out
 
 
@@ -99,7 +118,11 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
         best, best_value = best_by_metric(values)
         meta = {"walker_name": "backtest-flow", "symbol": symbol, "exchange_name": exchange_name,
                 "frame_name": frame_name, "metric": metric, "best_strategy": best, "best_metric": best_value}
-        rows_for_report = [{"strategy": s, "metric_value": v, "stats": rows[s]["stats"], "signals": rows[s]["signals"]}
+        rows_for_report = [{"strategy": s, "metric_value": v, "stats": rows[s]["stats"],
+                            "signals": [{"id": c["signal"]["id"], "symbol": symbol, "position": c["signal"]["position"],
+                                         "pnl": c["pnl"]["pnl_percentage"], "close_reason": c["close_reason"],
+                                         "pending_at": c["signal"]["pending_at"],
+                                         "close_timestamp": c["close_timestamp"]} for c in rows[s]["closed"]]}
                            for s, v in values]
         folder, stem = str(Path(report_dir) / "walker"), f"{safe_name(symbol)}_backtest-flow"
         image = walker_png([s for s, _ in values], [v for _, v in values], metric, folder, f"{stem}.png")
@@ -121,7 +144,8 @@ def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str)
     from btk_core.reports.plots import heatmap_png
     from btk_core.reports.render import dump
     from btk_core.stats import heatmap_statistics
-    pnls = {r["symbol"]: [p for _, p in r["trades"]] for r in results if r["strategy"] == strategy}
+    pnls = {r["symbol"]: [c["pnl"]["pnl_percentage"] for c in sorted(r["closed"], key=lambda c: c["close_timestamp"])]
+            for r in results if r["strategy"] == strategy}
     stats = heatmap_statistics(pnls)
     folder = str(Path(report_dir) / "heatmap")
     image = heatmap_png(stats, folder, f"{safe_name(strategy)}.png") if stats.rows else None
@@ -141,4 +165,26 @@ def write_reports(results: list[dict[str, Any]]) -> dict[str, str]:
         create_markdown_artifact(Path(path).read_text(), key=artifact_key("btk-backtest", r["symbol"], r["strategy"]),
                                  description=f"Backtest of {r['strategy']} on {r['symbol']}")
         paths[f"{r['symbol']}/{r['strategy']}"] = path
+    return paths
+
+
+@task(name="render_backtest_reports")
+def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> dict[str, str]:
+    """Each pair's backtest report (and equity picture) re-rendered from its closed results."""
+    from btk_core.reports.documents import backtest_report, pair_file
+    from btk_core.reports.plots import equity_png
+    from btk_core.reports.render import dump
+    from btk_core.stats import backtest_statistics
+    folder = str(Path(report_dir) / "backtest")
+    paths = {}
+    for r in results:
+        stats = backtest_statistics([closed_from_json(c) for c in r["closed"]])
+        text = backtest_report(r["strategy"], stats)
+        if stats.signal_list:
+            trades = sorted(stats.signal_list, key=lambda c: c.close_timestamp)
+            image = equity_png([c.close_timestamp for c in trades], [c.pnl.pnl_percentage for c in trades],
+                               f"{r['strategy']} on {r['symbol']}", folder,
+                               pair_file(r["symbol"], r["strategy"])[:-3] + ".png")
+            text += f"\n\n![Equity and drawdown]({image})"
+        paths[f"{r['symbol']}/{r['strategy']}"] = dump(text, folder, pair_file(r["symbol"], r["strategy"]))
     return paths

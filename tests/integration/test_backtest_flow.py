@@ -133,3 +133,18 @@ def test_cli_backtest_prints_the_summary(prefect_harness, setup_module, tmp_path
     out = capsys.readouterr().out
     assert code == 0
     assert "trend      BTCUSDT" in out and "Ranking by total_pnl:" in out and str(tmp_path) in out
+
+
+def test_reports_flow_renders_a_saved_run_identically(prefect_harness, setup_module, tmp_path):
+    from flows.backtest import RUN_FILE, backtest_flow
+    from flows.cli import main
+    backtest_flow(SETUP, setup_module.SYMBOLS, setup_module.STRATEGIES, "syn", "day", report_dir=str(tmp_path))
+    reports = {p: p.read_text() for p in tmp_path.rglob("*.md")
+               if p.parent.name in ("backtest", "heatmap", "walker")}
+    assert len(reports) == 4 + 2 + 2
+    for path in reports:
+        path.unlink()
+    assert main(["report", "--run", str(tmp_path / RUN_FILE)]) == 0
+    for path, text in reports.items():
+        assert path.read_text() == text, path
+    assert main(["report", "--run", str(tmp_path / "nope.json")]) == 2
