@@ -20,25 +20,24 @@ def main() -> None:
     from flows.backtest import backtest_flow, plan_groups
     from flows.demo import DEMO_SETUP
     from flows.setup_loader import load_setup
-    from flows.tasks import rank_strategies, run_backtest, write_heatmap, write_reports
+    from flows.tasks import rank_strategies, render_backtest_reports, run_backtest, write_heatmap, write_reports
     setup = str(DEMO_SETUP)
     demo = load_setup(setup)
     args = (setup, demo.SYMBOLS, demo.STRATEGIES, demo.EXCHANGE, demo.FRAME)
     with tempfile.TemporaryDirectory() as tmp:
         backtest_flow(*args, report_dir=f"{tmp}/warm")  # starts the ephemeral API, warms imports and blocks
         t0 = time.perf_counter()
-        backtest_flow(*args, report_dir=f"{tmp}/flow")
+        backtest_flow(*args, report_dir=f"{tmp}/flow", refresh=True)
         flow_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         groups = plan_groups(setup, demo.SYMBOLS, demo.STRATEGIES)
-        results = [pair for group in groups
-                   for pair in run_backtest.fn(setup, group, demo.EXCHANGE, demo.FRAME, f"{tmp}/direct")]
+        results = [pair for group in groups for pair in run_backtest.fn(setup, group, demo.EXCHANGE, demo.FRAME)]
         rank_strategies.fn(results, demo.STRATEGIES, "sharpe_ratio", demo.EXCHANGE, demo.FRAME, f"{tmp}/direct")
         for strategy in demo.STRATEGIES:
             write_heatmap.fn(results, strategy, f"{tmp}/direct")
-        write_reports.fn(results)
+        write_reports.fn(results, render_backtest_reports.fn(results, f"{tmp}/direct"))
         direct_s = time.perf_counter() - t0
-    tasks = len(groups) + 1 + len(demo.STRATEGIES) + 1  # run_backtest per group, rank, heatmaps, reports
+    tasks = len(groups) + 1 + len(demo.STRATEGIES) + 2  # run_backtest per group, rank, heatmaps, render, reports
     print(f"flow={flow_s:.2f}s  same work called directly={direct_s:.2f}s  tasks={tasks}  "
           f"overhead per task={(flow_s - direct_s) / tasks * 1000:.0f} ms")
 

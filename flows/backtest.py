@@ -16,7 +16,7 @@ from prefect import flow, unmapped
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
-from flows.tasks import rank_strategies, run_backtest, write_heatmap, write_reports
+from flows.tasks import rank_strategies, render_backtest_reports, run_backtest, write_heatmap, write_reports
 
 
 def plan_groups(setup: str, symbols: list[str], strategies: list[str]) -> list[list[list[str]]]:
@@ -65,9 +65,10 @@ def check_request(setup: str, strategies: list[str], exchange_name: str, frame_n
 @flow(name="btk-backtest")
 def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
                   metric: str = "sharpe_ratio", task_runner: str = "thread", report_dir: str = "./dump",
-                  dask_address: str | None = None) -> dict[str, Any]:
+                  dask_address: str | None = None, refresh: bool = False) -> dict[str, Any]:
     """Backtest every strategy x symbol, rank the strategies per symbol by ``metric`` and write the reports.
-    Returns the statistics per pair, the ranking and the report paths.
+    Returns the statistics per pair, the ranking and the report paths. ``refresh=True`` ignores cached
+    backtests (the cache key hashes the setup file, not modules it imports).
 
     The backtest tasks go to the chosen task runner, entered here rather than through a subflow (a flow
     call costs about a second of Prefect bookkeeping); ranking, heatmaps and reports are small tasks."""
@@ -75,15 +76,16 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
     symbols, strategies = list(symbols), list(strategies)
     groups = plan_groups(setup, symbols, strategies)
     with make_task_runner(task_runner, address=dask_address) as runner:
-        futures = runner.map(run_backtest, {"setup": unmapped(setup), "pairs": groups,
+        backtest = run_backtest.with_options(refresh_cache=True) if refresh else run_backtest
+        futures = runner.map(backtest, {"setup": unmapped(setup), "pairs": groups,
                                             "exchange_name": unmapped(exchange_name),
-                                            "frame_name": unmapped(frame_name), "report_dir": unmapped(report_dir)})
+                                            "frame_name": unmapped(frame_name)})
         results = [pair for future in futures for pair in future.result()]
     order = {(s, g): k for k, (s, g) in enumerate((s, g) for g in strategies for s in symbols)}
     results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
     ranking = rank_strategies(results, strategies, metric, exchange_name, frame_name, report_dir)
     heatmaps = {strategy: write_heatmap(results, strategy, report_dir) for strategy in strategies}
-    reports = write_reports(results)
+    reports = write_reports(results, render_backtest_reports(results, report_dir))
     save_run(report_dir, {"setup": setup, "symbols": symbols, "strategies": strategies, "exchange_name": exchange_name,
                           "frame_name": frame_name, "metric": metric, "results": results})
     return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],

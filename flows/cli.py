@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--metric", default="sharpe_ratio", help="ranking metric (default sharpe_ratio)")
     backtest.add_argument("--task-runner", default="thread", choices=["thread", "process", "dask"])
     backtest.add_argument("--report-dir", default="./dump")
+    backtest.add_argument("--refresh", action="store_true", help="ignore cached backtests")
     walker = sub.add_parser("walker", help="rank a registered walker's strategies on symbols",
                             description="Run walker_flow: Walker.run on each symbol, reports and artifacts.")
     walker.add_argument("--setup", required=True)
@@ -93,7 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress, stop = _progress_bar()
             with progress:
                 summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
-                                        metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir)
+                                        metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir,
+                                        refresh=args.refresh)
             stop()
             print_summary(summary, args.metric)
             return 0

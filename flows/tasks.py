@@ -3,9 +3,10 @@ summaries, never candles or live objects, so any task runner (threads, processes
 can run them: each worker loads the setup by the same string and rebuilds the registry.
 
 Caching: ``run_backtest`` results are cached under a key made of the result format, the setup's
-source, the pairs, the exchange, the frame, the whole config and the report folder, for a day; a
-frame that reaches into the present is never cached (its candles are still arriving), and a cached
-result whose report files were removed is computed again.
+source, the pairs, the exchange, the frame and the whole config, for a day; a frame that reaches into
+the present is never cached (its candles are still arriving). ``run_backtest`` writes no files: it
+returns its data and the rendered texts of the store-based reports, and the uncached
+``render_backtest_reports`` writes every file, so a cache hit still produces all reports.
 """
 from __future__ import annotations
 
@@ -55,26 +56,20 @@ def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     import btk_core as bt
     from btk_core import clock
     from btk_core.registry import lookup
-    from btk_core.reports.documents import pair_file
     load_setup(parameters["setup"])
     if lookup("frame", parameters["frame_name"]).end_ms > clock.now():
         return None
-    folder = Path(parameters["report_dir"]) / "backtest"
-    if not all((folder / pair_file(symbol, strategy)).is_file() for symbol, strategy in parameters["pairs"]):
-        return None  # the reports of a cached run were removed: run again to write them
     material = json.dumps([RESULT_FORMAT, setup_digest(parameters["setup"]), parameters["pairs"],
-                           parameters["exchange_name"],
-                           parameters["frame_name"], parameters["report_dir"], bt.get_config()],
+                           parameters["exchange_name"], parameters["frame_name"], bt.get_config()],
                           sort_keys=True, default=str)
     return "btk-backtest-" + hashlib.sha256(material.encode()).hexdigest()
 
 
 @task(name="run_backtest", cache_key_fn=backtest_cache_key, cache_expiration=timedelta(days=1),
       persist_result=True, result_serializer="json")
-def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_name: str,
-                 report_dir: str) -> list[dict[str, Any]]:
-    """Backtest one pair, or a group of pairs sharing a risk profile as one portfolio run, and write
-    each pair's reports. Returns per pair its statistics, its trades (close time, PnL %) and report paths."""
+def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_name: str) -> list[dict[str, Any]]:
+    """Backtest one pair, or a group of pairs sharing a risk profile as one portfolio run. Returns per pair
+    its statistics, its closed trades and the texts of its schedule, risk, partial and performance reports."""
     import btk_core as bt
     load_setup(setup)
     stop = bt.record_details()
@@ -90,12 +85,10 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
     out = []
     for symbol, strategy in pairs:
         stats = bt.Backtest.get_data(symbol, strategy)
-        reports = {"backtest": bt.Backtest.dump(symbol, strategy, path=str(Path(report_dir) / "backtest"))}
-        for api, kind in ((bt.Schedule, "schedule"), (bt.Risk, "risk"), (bt.Partial, "partial"),
-                          (bt.Performance, "performance")):
-            reports[kind] = api.dump(symbol, strategy, path=str(Path(report_dir) / kind))
+        texts = {kind: api.get_report(symbol, strategy) for api, kind in (
+            (bt.Schedule, "schedule"), (bt.Risk, "risk"), (bt.Partial, "partial"), (bt.Performance, "performance"))}
         out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
-                    "closed": [closed_to_json(r) for r in stats.signal_list], "reports": reports})
+                    "closed": [closed_to_json(r) for r in stats.signal_list], "texts": texts})
     return out
 
 
@@ -155,29 +148,30 @@ def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str)
 
 
 @task(name="write_reports")
-def write_reports(results: list[dict[str, Any]]) -> dict[str, str]:
+def write_reports(results: list[dict[str, Any]], paths: list[str]) -> dict[str, str]:
     """Publish each pair's backtest report as a markdown artifact and the statistics as a table."""
     table = [{"symbol": r["symbol"], "strategy": r["strategy"], **r["stats"]} for r in results]
     create_table_artifact(table, key="btk-backtest-statistics", description="Statistics per pair")
-    paths = {}
-    for r in results:
-        path = r["reports"]["backtest"]
+    for path, r in zip(paths, results):
         create_markdown_artifact(Path(path).read_text(), key=artifact_key("btk-backtest", r["symbol"], r["strategy"]),
                                  description=f"Backtest of {r['strategy']} on {r['symbol']}")
-        paths[f"{r['symbol']}/{r['strategy']}"] = path
-    return paths
+    return {f"{r['symbol']}/{r['strategy']}": path for path, r in zip(paths, results)}
 
 
 @task(name="render_backtest_reports")
-def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> dict[str, str]:
-    """Each pair's backtest report (and equity picture) re-rendered from its closed results."""
+def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> list[str]:
+    """Write each pair's reports: the backtest report (and equity picture) from its closed results, and the
+    schedule, risk, partial and performance texts the backtest rendered. Returns the backtest report paths
+    in the order of ``results``."""
     from btk_core.reports.documents import backtest_report, pair_file
     from btk_core.reports.plots import equity_png
     from btk_core.reports.render import dump
     from btk_core.stats import backtest_statistics
     folder = str(Path(report_dir) / "backtest")
-    paths = {}
+    paths = []
     for r in results:
+        for kind, other in r["texts"].items():
+            dump(other, str(Path(report_dir) / kind), pair_file(r["symbol"], r["strategy"]))
         stats = backtest_statistics([closed_from_json(c) for c in r["closed"]])
         text = backtest_report(r["strategy"], stats)
         if stats.signal_list:
@@ -186,5 +180,5 @@ def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> d
                                f"{r['strategy']} on {r['symbol']}", folder,
                                pair_file(r["symbol"], r["strategy"])[:-3] + ".png")
             text += f"\n\n![Equity and drawdown]({image})"
-        paths[f"{r['symbol']}/{r['strategy']}"] = dump(text, folder, pair_file(r["symbol"], r["strategy"]))
+        paths.append(dump(text, folder, pair_file(r["symbol"], r["strategy"])))
     return paths

@@ -119,7 +119,8 @@ def test_backtest_flow_on_a_dask_cluster_gives_the_thread_summary(prefect_harnes
     from flows.backtest import backtest_flow
     args = (SETUP, setup_module.SYMBOLS, setup_module.STRATEGIES, "syn", "day")
     threads = backtest_flow(*args, metric="total_pnl", report_dir=str(tmp_path / "threads"))
-    dask = backtest_flow(*args, metric="total_pnl", task_runner="dask", report_dir=str(tmp_path / "dask"))
+    dask = backtest_flow(*args, metric="total_pnl", task_runner="dask", report_dir=str(tmp_path / "dask"),
+                         refresh=True)  # computed on the Dask workers, not read from the cache
     assert dask["pairs"] == threads["pairs"]
     assert {s: (r["best_strategy"], r["ranking"]) for s, r in dask["ranking"].items()} == \
         {s: (r["best_strategy"], r["ranking"]) for s, r in threads["ranking"].items()}
@@ -148,3 +149,15 @@ def test_reports_flow_renders_a_saved_run_identically(prefect_harness, setup_mod
     for path, text in reports.items():
         assert path.read_text() == text, path
     assert main(["report", "--run", str(tmp_path / "nope.json")]) == 2
+
+
+
+def test_a_cached_backtest_still_writes_every_report(prefect_harness, setup_module, tmp_path):
+    from flows.backtest import backtest_flow
+    args = (SETUP, ["BTCUSDT"], ["trend"], "syn", "day")
+    first = backtest_flow(*args, report_dir=str(tmp_path / "a"))
+    second = backtest_flow(*args, report_dir=str(tmp_path / "b"))  # same key: the backtest comes from the cache
+    assert second["pairs"] == first["pairs"]
+    for kind in ("backtest", "schedule", "risk", "partial", "performance"):
+        assert (tmp_path / "b" / kind / "BTCUSDT_trend.md").read_text() == \
+            (tmp_path / "a" / kind / "BTCUSDT_trend.md").read_text()
