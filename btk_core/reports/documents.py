@@ -24,7 +24,8 @@ def _with_note(headers: list[str], after: str) -> list[str]:
 
 
 def _note(row: list[Any], signal: Any, at: int) -> list[Any]:
-    return row[:at] + [signal.note] + row[at:] if _show_note() else row
+    """``row`` with the signal's note inserted at ``at`` when notes are shown (N/A without a signal)."""
+    return row[:at] + [signal.note if signal else None] + row[at:] if _show_note() else row
 
 
 def pair_file(symbol: str, strategy_name: str) -> str:
@@ -65,7 +66,7 @@ def live_report(strategy_name: str, stats: LiveStatistics) -> str:
                price(s.price_stop_loss) if s else None, fixed(e.percent_tp, 2, "%") if active else None,
                fixed(e.percent_sl, 2, "%") if active else None,
                pct(e.pnl.pnl_percentage) if e.action == "closed" else None, reason, duration]
-        rows.append(row[:5] + [s.note if s else None] + row[5:] if _show_note() else row)
+        rows.append(_note(row, s, 5))
     return render("live.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats)
 
 
