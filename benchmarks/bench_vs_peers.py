@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""btk against the tools a user would pick instead, on the same data, in the same run (issue: performance).
+
+Every engine runs in its own process with the peers' timing harness (1 cold + N warm runs, median) on
+make_data.py candles generated into a temporary directory. Prints, per size, a table of median warm
+seconds, candles/second, trades, total return and peak RSS, and btk's speed ratio to each peer.
+
+    python benchmarks/bench_vs_peers.py --sizes 1m,1y [--repeats 3]
+Peers are optional (`pip install 'btk[bench]'`); a missing one is reported and skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks import _peers  # noqa: E402
+
+ENGINES = {  # name: (script, extra args, largest size it is run on)
+    "btk": (str(ROOT / "benchmarks" / "bench_btk_peer.py"), [], "4y"),
+    "vectorbt": ("bench_vectorbt.py", [], "4y"),
+    "backtesting.py": ("bench_backtesting.py", [], "4y"),
+    "backtrader": ("bench_backtrader.py", ["--repeats", "1"], "1y"),
+    "python loop": ("bench_python_loop.py", [], "4y"),
+}
+ORDER = ["1m", "1y", "4y"]
+WRAPPER = ("import json, resource, runpy, sys; sys.argv = sys.argv[1:]; "
+           "runpy.run_path(sys.argv[0], run_name='__main__'); "
+           "print(json.dumps({'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+
+
+def run_engine(script: str, extra: list[str], data: Path, repeats: int) -> dict | str:
+    path = script if os.path.isabs(script) else str(_peers.peers_dir() / script)
+    env = {**os.environ, "PYTHONPATH": f"{_peers.peers_dir()}{os.pathsep}{ROOT}"}
+    proc = subprocess.run([sys.executable, "-c", WRAPPER, path, str(data), "--repeats", str(repeats), *extra],
+                          capture_output=True, text=True, env=env, timeout=3600)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or len(lines) < 2:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"failed: {last[:80]}"
+    return {**lines[0], **lines[-1]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1m,1y")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--engines", default=",".join(ENGINES))
+    args = ap.parse_args()
+    make = _peers.load("make_data")
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in args.sizes.split(","):
+            data = Path(tmp) / f"{size}.parquet"
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+            cols = make.make_candles(_peers.SIZES[size])
+            pq.write_table(pa.table({k: pa.array(v) for k, v in cols.items()}), data)
+            rows = {}
+            for name in args.engines.split(","):
+                script, extra, largest = ENGINES[name]
+                if ORDER.index(size) > ORDER.index(largest):
+                    rows[name] = "skipped (too slow at this size)"
+                    continue
+                rows[name] = run_engine(script, extra, data, args.repeats)
+            print(f"\n{size}: {_peers.SIZES[size]:,} candles")
+            print(f"| engine | median warm s | candles/s | trades | total return | peak RSS MB | btk is |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+            btk = rows.get("btk")
+            for name, r in rows.items():
+                if isinstance(r, str):
+                    print(f"| {name} | {r} | | | | | |")
+                    continue
+                ratio = "" if name == "btk" or not isinstance(btk, dict) else f"{r['median_s'] / btk['median_s']:.1f}x faster" \
+                    if r["median_s"] >= btk["median_s"] else f"{btk['median_s'] / r['median_s']:.1f}x slower"
+                print(f"| {name} | {r['median_s']:.3f} | {r['candles_per_s']:,.0f} | {r['trades']} | "
+                      f"{r['total_return_pct']:+.2f}% | {r['peak_rss_mb']:.0f} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
