@@ -38,7 +38,7 @@ class Block:
         self.complete = complete      # every slot present: index = (t - start) // I
         self.final = final            # ended before it was loaded: never reloaded
         self.loaded_at = loaded_at
-        self.vwap_table: tuple[list[float], list[int]] | None = None  # lists: cheap scalar reads
+        self.vwap_table: tuple[np.ndarray, np.ndarray] | None = None
 
     def index(self, t: int, interval_ms: int) -> int:
         """Index of the first candle with ``timestamp >= t`` (t inside the block's span)."""
@@ -298,19 +298,18 @@ class CandleStore:
             if table is None:
                 return self._vwap_direct(symbol, a)
         j = (a - blk.start) // MINUTE_MS
-        count = table[1][j]
+        count = table[1].item(j)  # .item(): a Python number straight from the array, no numpy scalar
         if count < self.n_avg:
             self._check_count(symbol, a, count)
-        return table[0][j]
+        return table[0].item(j)
 
-    def _build_vwap_table(self, symbol: str, blk: Block) -> tuple[list[float], list[int]] | None:
+    def _build_vwap_table(self, symbol: str, blk: Block) -> tuple[np.ndarray, np.ndarray] | None:
         grid_start = blk.start - self.n_avg * MINUTE_MS
         try:
             cols = self.window(symbol, "1m", grid_start, blk.start + (self.block_size - 1) * MINUTE_MS)
         except CandleFetchError:
             return None  # an earlier block failed: compute minute by minute, which may not need it
-        price, count = vwap_table(cols, grid_start, self.block_size, self.n_avg)
-        blk.vwap_table = (price.tolist(), count.tolist())
+        blk.vwap_table = vwap_table(cols, grid_start, self.block_size, self.n_avg)
         return blk.vwap_table
 
     def _vwap_direct(self, symbol: str, a: int) -> float:
