@@ -33,10 +33,6 @@ class RunRegistry:
                 self._running.discard(pair)
                 self._status[pair] = status
 
-    def note_ready(self, pair: tuple[str, str]) -> None:
-        with self._lock:
-            self._status.setdefault(pair, "ready")
-
     def listing(self) -> list[RunStatus]:
         with self._lock:
             return [RunStatus(f"{self.mode}:{s}:{g}", s, g, status) for (s, g), status in self._status.items()]
