@@ -26,6 +26,7 @@ from .registry import (add_exchange, add_frame, add_optimizer, add_risk, add_siz
                        list_walkers)
 from .modes.backtest import Backtest
 from .modes.live import Live
+from .optimizer import Optimizer, OptimizerEntry, OptimizerProgress
 from .modes.walker import (Walker, WalkerCompleteContract, WalkerContract, WalkerProgress, WalkerResults)
 from .reports.api import Heat, Partial, Performance, Schedule
 from .reports.signal_dump import dump_signal

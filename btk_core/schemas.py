@@ -30,6 +30,10 @@ CALLBACK_NAMES: dict[str, tuple[str, ...]] = {
 WALKER_METRICS = ("sharpe_ratio", "annualized_sharpe_ratio", "win_rate", "total_pnl",
                   "certainty_ratio", "avg_pnl", "expected_yearly_returns")
 SIZING_METHODS = ("fixed-percentage", "kelly-criterion", "atr-based")
+#: Sections of the generated optimizer module, in the order they are written (SPEC §16.4); a
+#: ``template`` override maps a section to jinja2 source, or a message role to a builder function.
+OPTIMIZER_SECTIONS = ("imports", "exchange", "train_frame", "test_frame", "strategy", "walker", "launcher")
+OPTIMIZER_MESSAGE_BUILDERS = ("user_message", "assistant_message")
 EMPTY_CALLBACKS: Mapping[str, Callable[..., Any]] = MappingProxyType({})
 
 
@@ -339,6 +343,14 @@ class OptimizerSchema:
         p.function("get_prompt", self.get_prompt)
         if self.template is not None and not isinstance(self.template, Mapping):
             p.add(f"template must be a mapping or None, got {self.template!r}")
+        for key, value in (self.template or {}).items():
+            if key in OPTIMIZER_SECTIONS:
+                if not isinstance(value, str):
+                    p.add(f"template[{key!r}] must be jinja2 source text, got {type(value).__name__}")
+            elif key in OPTIMIZER_MESSAGE_BUILDERS:
+                p.function(f"template[{key!r}]", value)
+            else:
+                p.add(f"template key {key!r} is not one of {list(OPTIMIZER_SECTIONS + OPTIMIZER_MESSAGE_BUILDERS)}")
         p.name("model", self.model)
         p.optional_text("host", self.host)
         p.optional_text("note", self.note)

@@ -1,0 +1,99 @@
+"""A fake Ollama server on 127.0.0.1 (stdlib), spoken to by the real ``ollama`` client.
+
+``POST /api/chat`` answers one JSON object (``stream`` is ignored: a one-line answer is also a valid
+NDJSON stream) with ``message: {role, content}``, ``done: true``. Answers are deterministic:
+- with a JSON-schema ``format``: a signal object holding exactly the schema's required fields, built
+  from the last ``C:<close>`` in the conversation; the position (wait/long/short) comes from a hash
+  of the conversation, so the same market gives the same answer;
+- without ``format``: a short strategy text naming the hash.
+Unknown models get HTTP 404 ``{"error": ...}``. ``script`` queues what the next requests get instead:
+``(status, body)`` for an HTTP error, or a string used as the message content (invalid JSON, NaN...).
+Every request body and its headers are kept in ``requests``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CLOSE = re.compile(r"C:([0-9.eE+-]+)")
+
+
+def signal_answer(messages: list[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    closes = CLOSE.findall(text)
+    price = float(closes[-1]) if closes else 100.0
+    choice = int(hashlib.sha256(text.encode()).hexdigest(), 16) % 3
+    position = ("wait", "long", "short")[choice]
+    up, down = (1.012, 0.992) if position != "short" else (0.988, 1.008)
+    answer = {"position": position, "note": f"fake decision {choice}", "price_open": round(price, 2),
+              "price_take_profit": round(price * up, 2), "price_stop_loss": round(price * down, 2),
+              "minute_estimated_time": 120}
+    return {k: answer.get(k, "") for k in schema.get("required", answer)}
+
+
+class FakeOllama:
+    def __init__(self, models: tuple[str, ...] = ("deepseek-v3.1:671b", "fake-model")) -> None:
+        self.models = set(models)
+        self.script: deque[Any] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each answer waits for a delayed ACK (~40 ms)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                with outer.lock:
+                    outer.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
+                    scripted = outer.script.popleft() if outer.script else None
+                if self.path != "/api/chat":
+                    return self.reply(404, {"error": f"no route {self.path}"})
+                if isinstance(scripted, tuple):
+                    return self.reply(*scripted)
+                if body.get("model") not in outer.models:
+                    return self.reply(404, {"error": f"model '{body.get('model')}' not found, try pulling it first"})
+                if isinstance(scripted, str):
+                    content = scripted
+                elif isinstance(body.get("format"), dict):
+                    content = json.dumps(signal_answer(body["messages"], body["format"]))
+                else:
+                    digest = hashlib.sha256(json.dumps(body["messages"]).encode()).hexdigest()[:8]
+                    content = f"Strategy {digest}: buy strength after a pullback, sell weakness after a bounce."
+                self.reply(200, {"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
+                                 "message": {"role": "assistant", "content": content},
+                                 "done": True, "done_reason": "stop"})
+
+            def reply(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "FakeOllama":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def chats(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r["body"] for r in self.requests if r["path"] == "/api/chat"]
