@@ -3,8 +3,9 @@
     prefect server start &                                   # UI on http://127.0.0.1:4200
     PREFECT_API_URL=http://127.0.0.1:4200/api python deployments/serve.py
 
-The backtest runs nightly, the walker hourly, and the live flow on demand (trigger it from the UI or with
-``prefect deployment run 'btk-live/live-on-demand'``). Parameters point at ``examples/demo_setup.py``.
+The backtest runs nightly, the walker hourly, and the live and optimizer flows on demand (trigger them from
+the UI or with ``prefect deployment run 'btk-live/live-on-demand'``). Parameters point at
+``examples/demo_setup.py`` and ``examples/optimizer_setup.py`` (the optimizer needs an Ollama: ``OLLAMA_HOST``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from flows.backtest import backtest_flow  # noqa: E402
 from flows.live import live_flow  # noqa: E402
+from flows.optimizer import optimizer_flow  # noqa: E402
 from flows.walker import walker_flow  # noqa: E402
 
 SETUP = str(ROOT / "examples" / "demo_setup.py")
@@ -37,6 +39,11 @@ def deployments() -> list:
             name="live-on-demand",
             parameters={"setup": SETUP, "symbol": "BTCUSDT", "strategy_name": "sma_cross",
                         "exchange_name": "synthetic"}),
+        optimizer_flow.to_deployment(
+            name="optimizer-on-demand",
+            parameters={"setup": str(ROOT / "examples" / "optimizer_setup.py"), "optimizer_name": "llm-synthetic",
+                        "symbol": "BTCUSDT", "module_dir": str(ROOT / "dump" / "optimizer"),
+                        "report_dir": str(ROOT / "dump")}),
     ]
 
 

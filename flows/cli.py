@@ -46,6 +46,18 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--symbol", required=True)
     live.add_argument("--strategy", required=True)
     live.add_argument("--exchange", required=True)
+    optimize = sub.add_parser(
+        "optimize", help="generate strategies with an LLM (Ollama) and rank them with their walker",
+        description="Run optimizer_flow: collect the optimizer's training data, ask the model for a strategy per "
+                    "train range and source, write the generated module, then run its walker on the test range. "
+                    "The model server is the optimizer's host, else OLLAMA_HOST (default http://127.0.0.1:11434); "
+                    "OLLAMA_API_KEY, when set, is sent as a bearer token.")
+    optimize.add_argument("--setup", required=True, help="module path or .py file registering the optimizer")
+    optimize.add_argument("--optimizer", required=True, help="optimizer name")
+    optimize.add_argument("--symbol", required=True, help="the symbol to generate strategies for")
+    optimize.add_argument("--module-dir", default="./dump/optimizer", help="where the module is written")
+    optimize.add_argument("--report-dir", default="./dump")
+    optimize.add_argument("--no-walker", action="store_true", help="only write the module, do not run its walker")
     report = sub.add_parser("report", help="render a previous backtest flow run's reports again",
                             description="Render the backtest, heatmap and walker reports of a saved run "
                                         "(<report_dir>/btk-run.json) without backtesting again.")
@@ -73,6 +85,91 @@ def _progress_bar():
     return progress, bt.listen_backtest_progress(on_progress)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from flows import demo
+    return demo.main(report_dir=args.report_dir)
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from flows.backtest import backtest_flow, check_request
+    from flows.demo import print_summary
+    check_request(args.setup, args.strategies, args.exchange, args.frame, args.metric, args.task_runner)
+    progress, stop = _progress_bar()
+    with progress:
+        summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
+                                metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir,
+                                refresh=args.refresh)
+    stop()
+    print_summary(summary, args.metric)
+    return 0
+
+
+def _walker(args: argparse.Namespace) -> int:
+    from btk_core.registry import lookup
+    from flows.setup_loader import load_setup
+    from flows.walker import walker_flow
+    load_setup(args.setup)
+    lookup("walker", args.walker)
+    for row in walker_flow(args.setup, args.symbols, args.walker, report_dir=args.report_dir):
+        print(f"{row['symbol']:<10} best: {row['best_strategy'] or 'N/A'} ({row['metric']} "
+              f"{'N/A' if row['best_metric'] is None else format(row['best_metric'], '.3f')})  "
+              f"{row['report']}")
+    return 0
+
+
+def _live(args: argparse.Namespace) -> int:
+    from btk_core.registry import lookup
+    from flows.live import live_flow
+    from flows.setup_loader import load_setup
+    load_setup(args.setup)
+    lookup("strategy", args.strategy)
+    lookup("exchange", args.exchange)
+    try:
+        live_flow(args.setup, args.symbol, args.strategy, args.exchange)
+    except KeyboardInterrupt:
+        print("btk live: interrupted; the pair's state is kept for the next run", file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from flows.reports import load_run, reports_flow
+    load_run(args.run)
+    out = reports_flow(args.run, args.report_dir)
+    for path in list(out["reports"].values()) + list(out["heatmaps"].values()):
+        print(path)
+    for info in out["ranking"].values():
+        print(info["report"])
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import runpy
+    from pathlib import Path
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "deployments" / "serve.py"), run_name="__main__")
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from flows.optimizer import check_optimizer, optimizer_flow
+    check_optimizer(args.setup, args.optimizer)
+    summary = optimizer_flow(args.setup, args.optimizer, args.symbol, run_walker=not args.no_walker,
+                             module_dir=args.module_dir, report_dir=args.report_dir)
+    print(f"generated {summary['strategies']} strategies: {summary['module']}")
+    walker = summary["walker"]
+    if walker:
+        for k, row in enumerate(walker["ranking"], 1):
+            value = "N/A" if row["metric_value"] is None else format(row["metric_value"], ".3f")
+            print(f"{k:>3}. {row['strategy']:<28} {walker['metric']} {value:>8}  signals {row['total_signals']}")
+        print(f"walker report: {walker['report']}")
+        if walker["errors"]:
+            print(f"{walker['errors']} errors during the walker (first: {walker['first_errors'][0]})", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"demo": _demo, "backtest": _backtest, "walker": _walker, "live": _live, "optimize": _optimize,
+            "report": _report, "serve": _serve}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -84,57 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from btk_core.errors import BtkError, UnknownNameError
     from flows.setup_loader import SetupError
     try:
-        if args.command == "demo":
-            from flows import demo
-            return demo.main(report_dir=args.report_dir)
-        if args.command == "backtest":
-            from flows.backtest import backtest_flow, check_request
-            from flows.demo import print_summary
-            check_request(args.setup, args.strategies, args.exchange, args.frame, args.metric, args.task_runner)
-            progress, stop = _progress_bar()
-            with progress:
-                summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
-                                        metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir,
-                                        refresh=args.refresh)
-            stop()
-            print_summary(summary, args.metric)
-            return 0
-        if args.command == "walker":
-            from btk_core.registry import lookup
-            from flows.setup_loader import load_setup
-            from flows.walker import walker_flow
-            load_setup(args.setup)
-            lookup("walker", args.walker)
-            for row in walker_flow(args.setup, args.symbols, args.walker, report_dir=args.report_dir):
-                print(f"{row['symbol']:<10} best: {row['best_strategy'] or 'N/A'} ({row['metric']} "
-                      f"{'N/A' if row['best_metric'] is None else format(row['best_metric'], '.3f')})  "
-                      f"{row['report']}")
-            return 0
-        if args.command == "live":
-            from btk_core.registry import lookup
-            from flows.live import live_flow
-            from flows.setup_loader import load_setup
-            load_setup(args.setup)
-            lookup("strategy", args.strategy)
-            lookup("exchange", args.exchange)
-            try:
-                live_flow(args.setup, args.symbol, args.strategy, args.exchange)
-            except KeyboardInterrupt:
-                print("btk live: interrupted; the pair's state is kept for the next run", file=sys.stderr)
-            return 0
-        if args.command == "report":
-            from flows.reports import load_run, reports_flow
-            load_run(args.run)
-            out = reports_flow(args.run, args.report_dir)
-            for path in list(out["reports"].values()) + list(out["heatmaps"].values()):
-                print(path)
-            for info in out["ranking"].values():
-                print(info["report"])
-            return 0
-        import runpy
-        from pathlib import Path
-        runpy.run_path(str(Path(__file__).resolve().parent.parent / "deployments" / "serve.py"), run_name="__main__")
-        return 0
+        return COMMANDS[args.command](args)
     except (UnknownNameError, SetupError, ValueError) as exc:  # bad names or arguments: one line, no traceback
         print(f"btk {args.command}: {exc}", file=sys.stderr)
         return 2

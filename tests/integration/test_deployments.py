@@ -25,7 +25,7 @@ def test_prefect_yaml_entrypoints_are_flows():
         assert set(deployment["parameters"]) <= set(flow.parameters.properties), deployment["name"]
         assert (ROOT / deployment["parameters"]["setup"]).is_file()
         names.append(deployment["name"])
-    assert names == ["nightly-backtest", "hourly-walker", "live-on-demand"]
+    assert names == ["nightly-backtest", "hourly-walker", "live-on-demand", "optimizer-on-demand"]
 
 
 def test_serve_builds_the_same_deployments():
@@ -33,6 +33,6 @@ def test_serve_builds_the_same_deployments():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     built = {d.name: d for d in module.deployments()}
-    assert set(built) == {"nightly-backtest", "hourly-walker", "live-on-demand"}
+    assert set(built) == {"nightly-backtest", "hourly-walker", "live-on-demand", "optimizer-on-demand"}
     assert built["nightly-backtest"].schedules and built["hourly-walker"].schedules
-    assert not built["live-on-demand"].schedules
+    assert not built["live-on-demand"].schedules and not built["optimizer-on-demand"].schedules
