@@ -1,14 +1,21 @@
 """The peer benchmark's reference strategy written for btk (../shared/bench/peers/STRATEGY.md).
 
-SMA 5/20 cross of 5-minute closes, long only, TP/SL +-1 %, 24 h lifetime. btk decides at
-each 5m boundary on the candles closed by then and enters at the average price (SPEC §2.9),
-so run it with slippage 0 and compare trade counts, not trade lists.
+SMA 5/20 cross of 5-minute closes, long only, TP/SL +-1 % of the decision candle's close, 24 h
+lifetime. btk decides at each 5m boundary on the candles closed by then and enters at the average
+price (SPEC §2.9), so run it with slippage 0 and compare trade counts, not trade lists.
+
+``get_signal`` is the event form; ``get_signals`` is the same strategy in batch form (one numpy pass
+over all candles, a row per decision time = the close time of the 5m candle that crossed). Both give
+the same trades.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from btk_core import add_frame, add_strategy, get_average_price, get_candles, set_config
+import numpy as np
+import pandas as pd
+
+from btk_core import Candles, add_frame, add_strategy, get_candles, set_config
 from btk_core.exchanges import add_files_exchange
 
 FAST, SLOW, MAX_HOLD = 5, 20, 1440
@@ -24,9 +31,29 @@ def get_signal(symbol: str, when: datetime) -> dict | None:
     slow_before = sum(closes[-SLOW - 1:-1]) / SLOW
     if not (fast_now > slow_now and fast_before <= slow_before):
         return None
-    price = get_average_price(symbol)
-    return {"position": "long", "price_take_profit": price * 1.01, "price_stop_loss": price * 0.99,
+    close = closes[-1]
+    return {"position": "long", "price_take_profit": close * 1.01, "price_stop_loss": close * 0.99,
             "minute_estimated_time": MAX_HOLD}
+
+
+def sma(values: np.ndarray, n: int) -> np.ndarray:
+    """``out[k]`` = mean of ``values[k-n+1..k]`` (NaN before ``n`` values), summed like ``sum()`` above."""
+    out = np.full(len(values), np.nan)
+    if len(values) >= n:
+        windows = np.lib.stride_tricks.sliding_window_view(values, n)
+        out[n - 1:] = np.add.reduce(windows, axis=1) / n
+    return out
+
+
+def get_signals(symbol: str, candles: Candles) -> pd.DataFrame:
+    close = candles.close
+    fast, slow = sma(close, FAST), sma(close, SLOW)
+    cross = np.zeros(len(close), dtype=bool)
+    cross[1:] = (fast[1:] > slow[1:]) & (fast[:-1] <= slow[:-1])
+    k = np.flatnonzero(cross)
+    return pd.DataFrame({"position": "long", "price_take_profit": close[k] * 1.01,
+                         "price_stop_loss": close[k] * 0.99, "minute_estimated_time": MAX_HOLD},
+                        index=candles.timestamp[k] + 300_000)
 
 
 def register(data_dir: str, start_ms: int, candles: int) -> None:
@@ -34,5 +61,6 @@ def register(data_dir: str, start_ms: int, candles: int) -> None:
     set_config(CC_PERCENT_SLIPPAGE=0, CC_GET_CANDLES_RETRY_DELAY_MS=0)
     add_files_exchange("bench", data_dir)
     add_strategy(strategy_name="sma", interval="5m", get_signal=get_signal)
+    add_strategy(strategy_name="sma-batch", interval="5m", get_signals=get_signals, lookback=SLOW + 1)
     add_frame(frame_name="bench", interval="5m", start_date=start_ms,
               end_date=start_ms + (candles - MAX_HOLD - 1) * 60_000)

@@ -54,11 +54,16 @@ def add_exchange(*, exchange_name: str, get_candles: Callable[..., Any], format_
     return _register("exchange", exchange_name, schema)
 
 
-def add_strategy(*, strategy_name: str, interval: str, get_signal: Callable[..., Any],
+def add_strategy(*, strategy_name: str, interval: str, get_signal: Callable[..., Any] | None = None,
                  risk_name: str | None = None, risk_list: Any = None, note: str | None = None,
-                 callbacks: Any = None) -> StrategySchema:
-    """Register a strategy whose ``get_signal(symbol, when)`` is called at most once per ``interval``."""
-    schema = StrategySchema(strategy_name, interval, get_signal, risk_name, risk_list, note, callbacks)
+                 callbacks: Any = None, get_signals: Callable[..., Any] | None = None,
+                 lookback: int = 200) -> StrategySchema:
+    """Register a strategy whose ``get_signal(symbol, when)`` is called at most once per ``interval``, or
+    whose ``get_signals(symbol, candles)`` returns a DataFrame of signals indexed by decision time (ms):
+    a backtest calls it once with the frame's ``interval`` candles (``lookback`` candles of history
+    first), live calls it with the last ``lookback`` closed candles and uses the row of the tick."""
+    schema = StrategySchema(strategy_name, interval, get_signal, risk_name, risk_list, note, callbacks,
+                            get_signals, lookback)
     return _register("strategy", strategy_name, schema)
 
 

@@ -121,22 +121,31 @@ class ExchangeSchema:
 
 @dataclass(frozen=True)
 class StrategySchema:
-    """A strategy: ``get_signal(symbol, when)`` throttled to ``interval``."""
+    """A strategy: ``get_signal(symbol, when)`` throttled to ``interval``, or its batch form
+    ``get_signals(symbol, candles)`` that returns the answers for many decision times at once
+    (``candles``: the ``interval`` candles; ``lookback`` of them precede the first decision)."""
 
     strategy_name: str
     interval: str
-    get_signal: Callable[..., Any]
+    get_signal: Callable[..., Any] | None = None
     risk_name: str | None = None
     risk_list: tuple[str, ...] | None = None
     note: str | None = None
     callbacks: Any = None
+    get_signals: Callable[..., Any] | None = None
+    lookback: int = 200
 
     def __post_init__(self) -> None:
         p = _Problems("strategy")
         p.name("strategy_name", self.strategy_name)
         if self.interval not in STRATEGY_INTERVALS:
             p.add(f"interval must be one of {list(STRATEGY_INTERVALS)}, got {self.interval!r}")
-        p.function("get_signal", self.get_signal)
+        if (self.get_signal is None) == (self.get_signals is None):
+            p.add("exactly one of get_signal and get_signals must be given")
+        p.function("get_signal", self.get_signal, optional=True)
+        p.function("get_signals", self.get_signals, optional=True)
+        if isinstance(self.lookback, bool) or not isinstance(self.lookback, int) or self.lookback < 1:
+            p.add(f"lookback must be an int >= 1, got {self.lookback!r}")
         if self.risk_name is not None:
             p.name("risk_name", self.risk_name)
         if self.risk_list is not None:

@@ -18,7 +18,9 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from . import clock, events
+from .batch import SignalTable, compute_table
 from .candle_store import CandleStore
+from .candles import Candles
 from .context import RunContext
 from .errors import CandleDataError, SignalTimeoutError, SignalValidationError, wrap_user_error
 from .evaluate import activation_index, milestones, percent_progress, position_hit, stop_loss_on
@@ -100,6 +102,8 @@ class PairMachine:
         self.idle_callbacks = "on_tick" in self.callbacks or "on_idle" in self.callbacks
         self.partial_callbacks = "on_partial_profit" in self.callbacks or "on_partial_loss" in self.callbacks
         self._get_signal = strategy.get_signal
+        self.batch = strategy.get_signals is not None
+        self.table: SignalTable | None = None  # a backtest's precomputed batch signals (live computes per tick)
         self._budget_ms = self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS * 1000
         self._is_async = inspect.iscoroutinefunction(strategy.get_signal)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -196,7 +200,9 @@ class PairMachine:
         except CandleDataError as exc:
             emit_error(exc)
             return
-        if self._is_async:
+        if self.batch:
+            answer = self._batch_answer(when)
+        elif self._is_async:
             answer = self._call_async(when)
         else:
             started = clock.now()
@@ -233,6 +239,34 @@ class PairMachine:
             self._publish(ScheduledResult(**self._result_fields(current_price, row, when)))
         else:
             self._open(row, when)
+
+    def load_table(self, first: int, last: int) -> None:
+        """Backtest: compute the batch signals once for the decision times ``first..last`` from the
+        candles closed by ``last``, with ``lookback`` candles of history before ``first``."""
+        interval_ms = self.interval_ms
+        t_from = first - first % interval_ms - self.strategy.lookback * interval_ms
+        try:
+            cols = self.store.window(self.symbol, self.strategy.interval, t_from, last - last % interval_ms)
+        except CandleDataError as exc:
+            emit_error(exc)
+            self.table = SignalTable({}, interval_ms)
+            return
+        self.table = compute_table(self.strategy.get_signals, self.symbol, Candles.view(cols, 0, len(cols[0])),
+                                   interval_ms=interval_ms, strategy_name=self.strategy_name)
+
+    def _batch_answer(self, when: int) -> Any:
+        """The batch row for ``when``: from the backtest's table, or (live) from ``get_signals`` over the
+        last ``lookback`` closed candles."""
+        table = self.table
+        if table is None:
+            try:
+                candles = self.store.last_closed(self.symbol, self.strategy.interval, self.strategy.lookback, when)
+            except CandleDataError as exc:
+                emit_error(exc)
+                return None
+            table = compute_table(self.strategy.get_signals, self.symbol, candles, interval_ms=self.interval_ms,
+                                  strategy_name=self.strategy_name)
+        return table.answer(when)
 
     def _call_async(self, when: int) -> Any:
         """Run an ``async`` get_signal on the machine's loop, cancelled at the budget (SPEC §3.7)."""

@@ -18,6 +18,7 @@ from collections import deque
 from typing import Callable, Iterator
 
 from .. import clock, events
+from ..batch import chain_period
 from ..candle_store import CandleStore
 from ..config import snapshot
 from ..context import RunContext, run_context
@@ -195,6 +196,8 @@ class BacktestApi(PairModeApi):
         try:
             with run_context(ctx):
                 for lane in lanes:
+                    if lane.machine.batch and total:
+                        lane.machine.load_table(start, start + (total - 1) * step)
                     if total:
                         heap.append((start, FRAME, lane.index, lane.token))
                     else:
@@ -216,10 +219,15 @@ class BacktestApi(PairModeApi):
                         else:
                             when = start + lane.i * step
                             lane.started = time.perf_counter() if perf_topic.listeners else 0.0
+                            quiet = not (progress_topic.listeners or perf_topic.listeners or signal_topic.listeners
+                                         or m.mode_topic.listeners or m.idle_callbacks)
                             if not holds:
                                 if m.due(when):
-                                    m.intake(when)
-                                    holds = m.pending is not None or m.scheduled is not None
+                                    if quiet and m.table is not None and m.table.answer(when) is None:
+                                        m.last_call = when  # a batch step without a row: nothing to do
+                                    else:
+                                        m.intake(when)
+                                        holds = m.pending is not None or m.scheduled is not None
                                 else:
                                     m.idle_step(when)
                             if holds:
@@ -230,12 +238,12 @@ class BacktestApi(PairModeApi):
                                 lane.perf.emit("backtest_timeframe", lane.started)
                                 lane.i += 1
                                 last_call = m.last_call
-                                if last_call is not None and not (progress_topic.listeners or perf_topic.listeners
-                                                                  or signal_topic.listeners
-                                                                  or m.mode_topic.listeners or m.idle_callbacks):
+                                if last_call is not None and quiet:
                                     due_at = last_call + m.interval_ms  # nobody sees the steps in between
                                     if due_at > start + lane.i * step:
                                         lane.i = -(-(due_at - start) // step)
+                                    if m.table is not None and lane.i < total:
+                                        lane.i = self._next_batch_step(m, lane.i, run)
                                 nxt = (start + lane.i * step, FRAME) if lane.i < total else None
                     elif cls == POSITION:
                         item = lane.plan.popleft()
@@ -299,6 +307,16 @@ class BacktestApi(PairModeApi):
             self._unresolved(lane)
             return None
         return at, WAITING
+
+    @staticmethod
+    def _next_batch_step(m: PairMachine, i: int, run: _Run) -> int:
+        """The frame index of the next due step that has a batch signal (``run.total`` if none): the steps
+        in between would only ask the table and get no answer."""
+        period = chain_period(m.interval_ms, run.step)
+        if period is None:
+            return i
+        at = m.table.next_step(run.start + i * run.step, period)  # type: ignore[union-attr]
+        return run.total if at is None else min(run.total, (at - run.start) // run.step)
 
     @staticmethod
     def _finals(m: PairMachine) -> list[Final]:
