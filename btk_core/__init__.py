@@ -9,9 +9,9 @@ from .clock import set_clock
 from .config import get_config, get_default_config, set_config
 from .context import format_price, format_quantity, get_average_price, get_candles, get_date, get_mode
 from .errors import (AlreadyRunningError, AveragePriceError, BtkError, CandleDataError, CandleDefectError,
-                     CandleFetchError, ConfigValidationError, ContextError, DuplicateNameError, PersistCorruptError,
-                     PersistError, SchemaValidationError, SignalTimeoutError, SignalValidationError, SizingError,
-                     UnknownNameError, UserCodeError)
+                     CandleFetchError, ConfigValidationError, ContextError, DuplicateNameError, LookAheadError,
+                     PersistCorruptError, PersistError, SchemaValidationError, SignalTimeoutError,
+                     SignalValidationError, SizingError, UnknownNameError, UserCodeError)
 from .events import (listen_backtest_progress, listen_done_backtest, listen_done_backtest_once, listen_done_live,
                      listen_done_live_once, listen_done_walker, listen_done_walker_once, listen_error, listen_exit,
                      listen_optimizer_progress, listen_partial_loss, listen_partial_loss_once,
@@ -20,6 +20,7 @@ from .events import (listen_backtest_progress, listen_done_backtest, listen_done
                      listen_signal_backtest_once, listen_signal_live, listen_signal_live_once, listen_signal_once,
                      listen_validation, listen_walker, listen_walker_complete, listen_walker_once,
                      listen_walker_progress)
+from .lookahead import check_lookahead
 from .persist import PersistBase, use_persist_adapter
 from .registry import (add_exchange, add_frame, add_optimizer, add_risk, add_sizing, add_strategy, add_walker,
                        list_exchanges, list_frames, list_optimizers, list_risks, list_sizings, list_strategies,

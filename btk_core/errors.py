@@ -82,6 +82,16 @@ class UserCodeError(BtkError):
         self.where = where
 
 
+class LookAheadError(BtkError):
+    """A batch strategy's signal at ``timestamp`` depends on candles that closed after it."""
+
+    def __init__(self, message: str, *, strategy_name: str, symbol: str, timestamp: int) -> None:
+        super().__init__(message)
+        self.strategy_name = strategy_name
+        self.symbol = symbol
+        self.timestamp = timestamp
+
+
 class PersistError(BtkError):
     """Emitted (never raised): a state write failed."""
 

@@ -16,7 +16,8 @@ from prefect import flow, unmapped
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
-from flows.tasks import rank_strategies, render_backtest_reports, run_backtest, write_heatmap, write_reports
+from flows.tasks import (check_batch_lookahead, rank_strategies, render_backtest_reports, run_backtest, write_heatmap,
+                         write_reports)
 
 
 def plan_groups(setup: str, symbols: list[str], strategies: list[str]) -> list[list[list[str]]]:
@@ -65,17 +66,29 @@ def check_request(setup: str, strategies: list[str], exchange_name: str, frame_n
 @flow(name="btk-backtest")
 def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
                   metric: str = "sharpe_ratio", task_runner: str = "thread", report_dir: str = "./dump",
-                  dask_address: str | None = None, refresh: bool = False) -> dict[str, Any]:
+                  dask_address: str | None = None, refresh: bool = False,
+                  lookahead_samples: int = 50) -> dict[str, Any]:
     """Backtest every strategy x symbol, rank the strategies per symbol by ``metric`` and write the reports.
     Returns the statistics per pair, the ranking and the report paths. ``refresh=True`` ignores cached
-    backtests (the cache key hashes the setup file, not modules it imports).
+    backtests (the cache key hashes the setup file, not modules it imports). Batch strategies
+    (``get_signals``) are first checked for look-ahead on ``lookahead_samples`` decision times per symbol
+    (``LookAheadError`` fails the run; 0 skips the check).
 
     The backtest tasks go to the chosen task runner, entered here rather than through a subflow (a flow
     call costs about a second of Prefect bookkeeping); ranking, heatmaps and reports are small tasks."""
+    from btk_core.registry import lookup
     check_request(setup, strategies, exchange_name, frame_name, metric, task_runner)
     symbols, strategies = list(symbols), list(strategies)
     groups = plan_groups(setup, symbols, strategies)
     with make_task_runner(task_runner, address=dask_address) as runner:
+        if lookahead_samples:
+            batch = [[s, g] for g in strategies if lookup("strategy", g).get_signals is not None for s in symbols]
+            checks = runner.map(check_batch_lookahead, {
+                "setup": unmapped(setup), "symbol": [s for s, _ in batch], "strategy": [g for _, g in batch],
+                "exchange_name": unmapped(exchange_name), "frame_name": unmapped(frame_name),
+                "samples": unmapped(lookahead_samples)}) if batch else []
+            for check in checks:
+                check.result()
         backtest = run_backtest.with_options(refresh_cache=True) if refresh else run_backtest
         futures = runner.map(backtest, {"setup": unmapped(setup), "pairs": groups,
                                             "exchange_name": unmapped(exchange_name),

@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--task-runner", default="thread", choices=["thread", "process", "dask"])
     backtest.add_argument("--report-dir", default="./dump")
     backtest.add_argument("--refresh", action="store_true", help="ignore cached backtests")
+    backtest.add_argument("--lookahead-samples", type=int, default=50, metavar="N",
+                          help="decision times per symbol on which batch strategies are checked for look-ahead "
+                               "(default 50; 0 skips the check)")
     walker = sub.add_parser("walker", help="rank a registered walker's strategies on symbols",
                             description="Run walker_flow: Walker.run on each symbol, reports and artifacts.")
     walker.add_argument("--setup", required=True)
@@ -98,7 +101,7 @@ def _backtest(args: argparse.Namespace) -> int:
     with progress:
         summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
                                 metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir,
-                                refresh=args.refresh)
+                                refresh=args.refresh, lookahead_samples=args.lookahead_samples)
     stop()
     print_summary(summary, args.metric)
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.setup_loader import load_setup, setup_digest
@@ -90,6 +91,15 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
         out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
                     "closed": [closed_to_json(r) for r in stats.signal_list], "texts": texts})
     return out
+
+
+@task(name="check_lookahead", cache_policy=NO_CACHE)
+def check_batch_lookahead(setup: str, symbol: str, strategy: str, exchange_name: str, frame_name: str,
+                          samples: int) -> int:
+    """``check_lookahead`` of a batch strategy on one symbol: raises ``LookAheadError`` if it reads the future."""
+    import btk_core as bt
+    load_setup(setup)
+    return bt.check_lookahead(symbol, strategy, exchange_name, frame_name, samples=samples)
 
 
 @task(name="rank_strategies")

@@ -161,3 +161,15 @@ def test_a_cached_backtest_still_writes_every_report(prefect_harness, setup_modu
     for kind in ("backtest", "schedule", "risk", "partial", "performance"):
         assert (tmp_path / "b" / kind / "BTCUSDT_trend.md").read_text() == \
             (tmp_path / "a" / kind / "BTCUSDT_trend.md").read_text()
+
+
+def test_backtest_flow_checks_batch_strategies_for_look_ahead(prefect_harness, tmp_path):
+    import sys
+    from flows.backtest import backtest_flow
+    from flows.setup_loader import setup_module_name
+    setup = str(Path(__file__).resolve().parents[1] / "fixtures" / "batch_setup.py")
+    sys.modules.pop(setup_module_name(setup), None)
+    summary = backtest_flow(setup, ["BTCUSDT"], ["honest"], "syn", "day", report_dir=str(tmp_path))
+    assert summary["pairs"][0]["stats"]["total_signals"] > 0
+    with pytest.raises(bt.LookAheadError, match="peeks on BTCUSDT: the signal at"):
+        backtest_flow(setup, ["BTCUSDT"], ["honest", "peeks"], "syn", "day", report_dir=str(tmp_path))

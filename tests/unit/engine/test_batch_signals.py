@@ -254,3 +254,43 @@ def test_property_batch_equals_event_for_any_table(geometry):
     event = trades(bt.Backtest.run("BTCUSDT", strategy_name="event", exchange_name="syn", frame_name="f"))
     batch = trades(bt.Backtest.run("BTCUSDT", strategy_name="batch", exchange_name="syn", frame_name="f"))
     assert batch == event
+
+
+# ---- look-ahead check ----------------------------------------------------------------------------------------
+
+def crossing_signals(peek: int):
+    """SMA 3/8 cross on 5m closes; ``peek`` > 0 reads that many candles ahead (a look-ahead bug)."""
+    def get_signals(symbol, candles):
+        close = pd.Series(candles.close).shift(-peek) if peek else pd.Series(candles.close)
+        fast, slow = close.rolling(3).mean(), close.rolling(8).mean()
+        cross = (fast > slow) & (fast.shift(1) <= slow.shift(1))
+        k = np.flatnonzero(cross.to_numpy())
+        price = candles.close[k]
+        return pd.DataFrame({"position": "long", "price_take_profit": price * 1.01, "price_stop_loss": price * 0.99,
+                             "minute_estimated_time": 60}, index=candles.timestamp[k] + 5 * M)
+    return get_signals
+
+
+def test_check_lookahead_passes_an_honest_strategy():
+    add_synthetic_exchange("syn")
+    bt.add_frame(frame_name="f", interval="5m", start_date=DAY, end_date=DAY + 48 * 60 * M)
+    bt.add_strategy(strategy_name="honest", interval="5m", get_signals=crossing_signals(0), lookback=10)
+    assert 30 <= bt.check_lookahead("BTCUSDT", "honest", "syn", "f", samples=40) <= 40  # the two pools overlap
+
+
+def test_check_lookahead_names_the_first_time_a_peeking_strategy_changes():
+    add_synthetic_exchange("syn")
+    bt.add_frame(frame_name="f", interval="5m", start_date=DAY, end_date=DAY + 48 * 60 * M)
+    bt.add_strategy(strategy_name="peeks", interval="5m", get_signals=crossing_signals(1), lookback=10)
+    with pytest.raises(bt.LookAheadError, match=r"peeks on BTCUSDT: the signal at 2024-06-0.T.* changes") as info:
+        bt.check_lookahead("BTCUSDT", "peeks", "syn", "f")
+    assert info.value.timestamp % (5 * M) == 0 and DAY <= info.value.timestamp <= DAY + 48 * 60 * M
+    assert info.value.strategy_name == "peeks" and info.value.symbol == "BTCUSDT"
+
+
+def test_check_lookahead_refuses_event_strategies():
+    add_synthetic_exchange("syn")
+    bt.add_frame(frame_name="f", interval="5m", start_date=DAY, end_date=DAY + 60 * M)
+    bt.add_strategy(strategy_name="event", interval="5m", get_signal=lambda s, w: None)
+    with pytest.raises(BtkError, match="needs a batch strategy"):
+        bt.check_lookahead("BTCUSDT", "event", "syn", "f")
