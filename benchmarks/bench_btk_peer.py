@@ -2,12 +2,13 @@
 """btk through the peers' own timing harness (../shared/bench/peers/common.py): one cold run, then N warm runs,
 median reported as one JSON line, exactly like bench_vectorbt.py & co.
 
-    python benchmarks/bench_btk_peer.py DATA.parquet --repeats 3
+    python benchmarks/bench_btk_peer.py DATA.parquet --repeats 3 [--batch]
+
+``--batch`` runs the batch form of the strategy (``get_signals``) instead of the event form.
 """
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,29 +18,29 @@ import btk_core as bt  # noqa: E402
 IMPORT_S = time.perf_counter() - t_import
 
 from benchmarks import _peers, reference_strategy  # noqa: E402
-from btk_core.exchanges import write_candles  # noqa: E402
 
 common = _peers.load("common")
 
 
 def main() -> None:
+    batch = "--batch" in sys.argv
+    if batch:
+        sys.argv.remove("--batch")
+    strategy = "sma-batch" if batch else "sma"
     args = common.parse_args()
-    tmp = tempfile.mkdtemp()
-
     def load():
         data = common.load_arrays(args.data)
-        write_candles(tmp, "BENCH", "1m", data)
-        reference_strategy.register(tmp, int(data["timestamp"][0]), len(data["close"]))
+        reference_strategy.register(data)  # served in place from memory, like the peers' arrays
         return data
 
     def run(_data):
-        trades = list(bt.Backtest.run("BENCH", strategy_name="sma", exchange_name="bench", frame_name="bench"))
+        trades = list(bt.Backtest.run("BENCH", strategy_name=strategy, exchange_name="bench", frame_name="bench"))
         growth = 1.0
         for t in trades:
             growth *= 1 + t.pnl.pnl_percentage / 100
         return len(trades), growth - 1.0, None
 
-    common.bench("btk", args, load, run, import_s=IMPORT_S)
+    common.bench("btk batch" if batch else "btk", args, load, run, import_s=IMPORT_S)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Engine benchmark: the reference strategy through ``get_signal`` on the peers' data, and the
-engine's own cost per ``get_signal`` call. Prints one line per measurement; never a test.
+"""Engine benchmark: the reference strategy through ``get_signal`` and ``get_signals`` on the peers'
+data, and the engine's own cost per ``get_signal`` call. Prints one line per measurement; never a test.
 
     python benchmarks/bench_engine.py [--sizes 1m,1y] [--repeats 3]
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,13 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import _peers, reference_strategy  # noqa: E402
 import btk_core as bt  # noqa: E402
 from btk_core import registry  # noqa: E402
-from btk_core.exchanges import add_files_exchange, write_candles  # noqa: E402
-
-
-def make_data(directory: Path, n: int) -> int:
-    cols = _peers.load("make_data").make_candles(n)
-    write_candles(directory, "BENCH", "1m", cols)
-    return int(cols["timestamp"][0])
+from btk_core.exchanges import add_memory_exchange  # noqa: E402
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
@@ -37,27 +30,26 @@ def timed(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def bench_reference(directory: Path, n: int, repeats: int) -> None:
+def bench_reference(data: dict, repeats: int) -> None:
     registry.clear_registry()
-    start = make_data(directory, n)
-    reference_strategy.register(str(directory), start, n)
+    reference_strategy.register(data)
+    for strategy in ("sma", "sma-batch"):
+        def run() -> list:
+            return list(bt.Backtest.run("BENCH", strategy_name=strategy, exchange_name="bench", frame_name="bench"))
 
-    def run() -> list:
-        return list(bt.Backtest.run("BENCH", strategy_name="sma", exchange_name="bench", frame_name="bench"))
-
-    seconds, trades = timed(run, repeats)
-    pnl = [t.pnl.pnl_percentage for t in trades]
-    growth = 1.0
-    for p in pnl:
-        growth *= 1 + p / 100
-    print(f"reference  candles={n:>9,}  trades={len(trades):>5}  total_return={100 * (growth - 1):+.2f}%  "
-          f"median={seconds:.3f}s  candles/s={n / seconds:,.0f}")
+        seconds, trades = timed(run, repeats)
+        growth = 1.0
+        for t in trades:
+            growth *= 1 + t.pnl.pnl_percentage / 100
+        n = len(data["close"])
+        print(f"{strategy:<10} candles={n:>9,}  trades={len(trades):>5}  total_return={100 * (growth - 1):+.2f}%  "
+              f"median={seconds:.3f}s  candles/s={n / seconds:,.0f}")
 
 
-def bench_overhead(directory: Path, n: int, repeats: int) -> None:
+def bench_overhead(data: dict, repeats: int) -> None:
     registry.clear_registry()
-    start = make_data(directory, n)
-    add_files_exchange("bench", str(directory))
+    start, n = int(data["timestamp"][0]), len(data["close"])
+    add_memory_exchange("bench", {"BENCH": data})
     calls = [0]
 
     def nothing(symbol, when):
@@ -81,11 +73,10 @@ def main() -> None:
     ap.add_argument("--sizes", default="1m,1y", help="comma list of 1m,1y,4y")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        for size in args.sizes.split(","):
-            n = _peers.SIZES[size]
-            bench_reference(Path(tmp) / f"ref-{size}", n, args.repeats)
-            bench_overhead(Path(tmp) / f"ovh-{size}", n, args.repeats)
+    for size in args.sizes.split(","):
+        data = _peers.load("make_data").make_candles(_peers.SIZES[size])
+        bench_reference(data, args.repeats)
+        bench_overhead(data, args.repeats)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from benchmarks import _peers  # noqa: E402
 
 ENGINES = {  # name: (script, extra args, largest size it is run on)
     "btk": (str(ROOT / "benchmarks" / "bench_btk_peer.py"), [], "4y"),
+    "btk batch": (str(ROOT / "benchmarks" / "bench_btk_peer.py"), ["--batch"], "4y"),
     "vectorbt": ("bench_vectorbt.py", [], "4y"),
     "backtesting.py": ("bench_backtesting.py", [], "4y"),
     "backtrader": ("bench_backtrader.py", ["--repeats", "1"], "1y"),
@@ -69,17 +70,22 @@ def main() -> None:
                     continue
                 rows[name] = run_engine(script, extra, data, args.repeats)
             print(f"\n{size}: {_peers.SIZES[size]:,} candles")
-            print(f"| engine | median warm s | candles/s | trades | total return | peak RSS MB | btk is |")
-            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-            btk = rows.get("btk")
+            mine = [name for name in ("btk", "btk batch") if isinstance(rows.get(name), dict)]
+            print("| engine | median warm s | candles/s | trades | total return | peak RSS MB | "
+                  + " | ".join(f"{name} is" for name in mine) + " |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(mine))
             for name, r in rows.items():
                 if isinstance(r, str):
-                    print(f"| {name} | {r} | | | | | |")
+                    print(f"| {name} | {r} | | | | |" + " |" * len(mine))
                     continue
-                ratio = "" if name == "btk" or not isinstance(btk, dict) else f"{r['median_s'] / btk['median_s']:.1f}x faster" \
-                    if r["median_s"] >= btk["median_s"] else f"{btk['median_s'] / r['median_s']:.1f}x slower"
+                ratios = [ratio(rows[m]["median_s"], r["median_s"]) if m != name else "" for m in mine]
                 print(f"| {name} | {r['median_s']:.3f} | {r['candles_per_s']:,.0f} | {r['trades']} | "
-                      f"{r['total_return_pct']:+.2f}% | {r['peak_rss_mb']:.0f} | {ratio} |")
+                      f"{r['total_return_pct']:+.2f}% | {r['peak_rss_mb']:.0f} | " + " | ".join(ratios) + " |")
+
+
+def ratio(mine: float, theirs: float) -> str:
+    """How btk compares with a peer: ``N.Nx faster`` or ``N.Nx slower``."""
+    return f"{theirs / mine:.1f}x faster" if theirs >= mine else f"{mine / theirs:.1f}x slower"
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from btk_core import Candles, add_frame, add_strategy, get_candles, set_config
-from btk_core.exchanges import add_files_exchange
+from btk_core.exchanges import add_memory_exchange
 
 FAST, SLOW, MAX_HOLD = 5, 20, 1440
 
@@ -56,10 +56,12 @@ def get_signals(symbol: str, candles: Candles) -> pd.DataFrame:
                         index=candles.timestamp[k] + 300_000)
 
 
-def register(data_dir: str, start_ms: int, candles: int) -> None:
-    """Exchange ``bench`` over the files, strategy ``sma`` and frame ``bench`` (entries end a day early)."""
+def register(data: dict, symbol: str = "BENCH") -> None:
+    """Exchange ``bench`` over the candles in memory (``data``: the 1m columns, used in place), strategies
+    ``sma`` and ``sma-batch`` and frame ``bench`` (entries end a day early)."""
+    start_ms, candles = int(data["timestamp"][0]), len(data["close"])
     set_config(CC_PERCENT_SLIPPAGE=0, CC_GET_CANDLES_RETRY_DELAY_MS=0)
-    add_files_exchange("bench", data_dir)
+    add_memory_exchange("bench", {symbol: data})
     add_strategy(strategy_name="sma", interval="5m", get_signal=get_signal)
     add_strategy(strategy_name="sma-batch", interval="5m", get_signals=get_signals, lookback=SLOW + 1)
     add_frame(frame_name="bench", interval="5m", start_date=start_ms,

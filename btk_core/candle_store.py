@@ -130,6 +130,7 @@ class CandleStore:
         self._minute_span = self.block_size * MINUTE_MS
         self._blocks: dict[tuple[str, str, int], Block] = {}
         self._reported_defects: set[tuple[str, str, int]] = set()
+        self._last_vwap_block: tuple[int, str, Block] | None = None
 
     # ---- blocks -------------------------------------------------------------------
     def block(self, symbol: str, interval: str, k: int) -> Block:
@@ -216,8 +217,8 @@ class CandleStore:
             remaining = (last_possible - since) // interval_ms + 1
         if not parts:
             return empty_columns()
-        if len(parts) == 1:
-            return tuple(np.array(c) for c in parts[0])  # type: ignore[return-value]
+        if len(parts) == 1:  # a read-only answer cannot change under us: keep its memory (no second copy)
+            return tuple(c if not c.flags.writeable else np.array(c) for c in parts[0])  # type: ignore[return-value]
         return tuple(np.concatenate(col) for col in zip(*parts))  # type: ignore[return-value]
 
     def _exclude(self, symbol: str, interval: str, cols: Columns, reasons: np.ndarray,
@@ -287,9 +288,15 @@ class CandleStore:
         """Average price at ``t`` from the last N closed 1m candles (SPEC §2.9)."""
         a = t - t % MINUTE_MS
         k = a // self._minute_span
-        blk = self._blocks.get((symbol, "1m", k))
-        if blk is None or not blk.final:
-            blk = self.block(symbol, "1m", k)
+        last = self._last_vwap_block  # consecutive calls mostly hit the same final block
+        if last is not None and last[0] == k and last[1] == symbol:
+            blk = last[2]
+        else:
+            blk = self._blocks.get((symbol, "1m", k))
+            if blk is None or not blk.final:
+                blk = self.block(symbol, "1m", k)
+            if blk.final:
+                self._last_vwap_block = (k, symbol, blk)
         table = blk.vwap_table
         if table is None:
             if not blk.final:

@@ -212,7 +212,7 @@ def checked_columns(result: Any, *, since: int, limit: int, interval_ms: int) ->
         if bad.any():
             k = int(bad.argmax())
             raise ContractError(f"candle {k} has a non-integral timestamp: {ts_raw[k]!r}")
-    ts = ts_raw.astype(np.int64)
+    ts = ts_raw.astype(np.int64, copy=False)
     if n:
         below = ts < since
         if below.any():

@@ -10,8 +10,8 @@ import time
 from typing import Callable
 
 
-def _system_now_ms() -> int:
-    return time.time_ns() // 1_000_000
+def _system_now_ms(_time_ns: Callable[[], int] = time.time_ns) -> int:
+    return _time_ns() // 1_000_000
 
 
 #: Current time in ms according to the installed clock (rebound by ``set_clock``; call it as ``clock.now()``).

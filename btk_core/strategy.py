@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from datetime import datetime, timezone
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol
 
@@ -35,6 +36,7 @@ from .schemas import StrategySchema
 from .signals import SignalRow, build_row
 
 log = logging.getLogger("btk")
+fromtimestamp, UTC = datetime.fromtimestamp, timezone.utc
 
 
 class RiskGate(Protocol):
@@ -194,7 +196,8 @@ class PairMachine:
         """A due step (SPEC §4.4). Failures are emitted; the throttle slot is used whatever happens.
         This runs once per ``get_signal`` call, so the no-signal path is kept short."""
         self.last_call = when
-        self._focus(when)
+        ctx = self.ctx  # _focus, inlined: this runs once per get_signal call
+        ctx.symbol, ctx.strategy_name, ctx.when = self.symbol, self.strategy_name, when
         try:
             current_price = self.store.vwap(self.symbol, when)
         except CandleDataError as exc:
@@ -207,7 +210,7 @@ class PairMachine:
         else:
             started = clock.now()
             try:
-                answer = self._get_signal(self.symbol, to_datetime(when))
+                answer = self._get_signal(self.symbol, fromtimestamp(when / 1000, UTC))  # fmt.to_datetime, inlined
             except Exception as exc:
                 emit_error(wrap_user_error(exc, where="get_signal", symbol=self.symbol,
                                            strategy_name=self.strategy_name))

@@ -19,6 +19,7 @@ from ..fmt import safe_name
 from ..intervals import CANDLE_INTERVAL_MS
 from ..registry import add_exchange
 from ..schemas import ExchangeSchema
+from .columns import answer, normalised
 from .resample import aggregate
 
 _SUFFIXES = (".parquet", ".csv")
@@ -69,20 +70,22 @@ def _read(path: Path) -> Columns:
             return _cache[key]
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
-        table = pq.read_table(path)
+        source = pq.ParquetFile(path)
+        names = source.schema_arrow.names
+        # one column at a time, kept as a read-only view of its arrow buffer: memory holds the data once
+        read = lambda f: source.read(columns=[f]).column(0).combine_chunks().to_numpy(zero_copy_only=False)  # noqa: E731
     else:
         import pyarrow.csv as pacsv
         table = pacsv.read_csv(path)
-    missing = [f for f in FIELDS if f not in table.column_names]
+        names = table.column_names
+        read = lambda f: table.column(f).to_numpy()  # noqa: E731
+    missing = [f for f in FIELDS if f not in names]
     if missing:
         raise ValueError(f"{path} lacks column '{missing[0]}' (needs {list(FIELDS)})")
-    arrays = [table.column(f).to_numpy() for f in FIELDS]
-    order = np.argsort(arrays[0], kind="stable")
-    cols = (arrays[0].astype(np.int64)[order],) + tuple(a.astype(np.float64)[order] for a in arrays[1:])
-    freeze(*cols)
+    cols = normalised([read(f) for f in FIELDS])
     with _cache_lock:
-        _cache[key] = cols  # type: ignore[assignment]
-    return cols  # type: ignore[return-value]
+        _cache[key] = cols
+    return cols
 
 
 def _find(directory: Path, symbol: str, interval: str) -> Path | None:
@@ -131,9 +134,7 @@ def add_files_exchange(exchange_name: str, directory: str | os.PathLike[str], *,
         hit = resolved.get((symbol, interval))
         if hit is None or hit[0] != stamp:
             hit = resolved[(symbol, interval)] = (stamp, load_columns(root, symbol, interval))
-        cols = hit[1]
-        i0 = int(cols[0].searchsorted(since))
-        return Candles.view(cols, i0, min(i0 + limit, len(cols[0])))
+        return answer(hit[1], since, limit)
 
     return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
                         note=note or f"candle files in {root}", callbacks=callbacks)

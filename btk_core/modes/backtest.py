@@ -211,40 +211,46 @@ class BacktestApi(PairModeApi):
                     m = lane.machine
                     nxt: tuple[int, int] | None
                     if cls == FRAME:
-                        if progress_topic.listeners:
-                            self._progress(m, total, lane.i)
-                        holds = m.pending is not None or m.scheduled is not None
-                        if m.stopped and not holds:
-                            nxt = None
-                        else:
-                            when = start + lane.i * step
-                            lane.started = time.perf_counter() if perf_topic.listeners else 0.0
-                            quiet = not (progress_topic.listeners or perf_topic.listeners or signal_topic.listeners
-                                         or m.mode_topic.listeners or m.idle_callbacks)
-                            if not holds:
-                                if m.due(when):
-                                    if quiet and m.table is not None and m.table.answer(when) is None:
-                                        m.last_call = when  # a batch step without a row: nothing to do
-                                    else:
-                                        m.intake(when)
-                                        holds = m.pending is not None or m.scheduled is not None
-                                else:
-                                    m.idle_step(when)
-                            if holds:
-                                nxt = self._fast_forward(lane, run)
+                        while True:  # consecutive steps of this lane without going through the heap
+                            if progress_topic.listeners:
+                                self._progress(m, total, lane.i)
+                            holds = m.pending is not None or m.scheduled is not None
+                            if m.stopped and not holds:
+                                nxt = None
                             else:
-                                if m.outbox:
-                                    m.outbox.clear()
-                                lane.perf.emit("backtest_timeframe", lane.started)
-                                lane.i += 1
-                                last_call = m.last_call
-                                if last_call is not None and quiet:
-                                    due_at = last_call + m.interval_ms  # nobody sees the steps in between
-                                    if due_at > start + lane.i * step:
-                                        lane.i = -(-(due_at - start) // step)
-                                    if m.table is not None and lane.i < total:
-                                        lane.i = self._next_batch_step(m, lane.i, run)
-                                nxt = (start + lane.i * step, FRAME) if lane.i < total else None
+                                when = start + lane.i * step
+                                lane.started = time.perf_counter() if perf_topic.listeners else 0.0
+                                quiet = not (progress_topic.listeners or perf_topic.listeners or signal_topic.listeners
+                                             or m.mode_topic.listeners or m.idle_callbacks)
+                                if not holds:
+                                    if m.last_call is None or when - m.last_call >= m.interval_ms:  # due (§4.3)
+                                        if quiet and m.table is not None and m.table.answer(when) is None:
+                                            m.last_call = when  # a batch step without a row: nothing to do
+                                        else:
+                                            m.intake(when)
+                                            holds = m.pending is not None or m.scheduled is not None
+                                    else:
+                                        m.idle_step(when)
+                                if holds:
+                                    nxt = self._fast_forward(lane, run)
+                                else:
+                                    if m.outbox:
+                                        m.outbox.clear()
+                                    if lane.started:
+                                        lane.perf.emit("backtest_timeframe", lane.started)
+                                    lane.i += 1
+                                    last_call = m.last_call
+                                    if last_call is not None and quiet:
+                                        due_at = last_call + m.interval_ms  # nobody sees the steps in between
+                                        if due_at > start + lane.i * step:
+                                            lane.i = -(-(due_at - start) // step)
+                                        if m.table is not None and lane.i < total:
+                                            lane.i = self._next_batch_step(m, lane.i, run)
+                                    nxt = (start + lane.i * step, FRAME) if lane.i < total else None
+                            if (nxt is None or nxt[1] != FRAME or run.dirty
+                                    or (heap and heap[0][:3] < (nxt[0], FRAME, index))):
+                                break
+                            t = nxt[0]
                     elif cls == POSITION:
                         item = lane.plan.popleft()
                         m.apply(item)
