@@ -8,6 +8,7 @@ table knows where the signals are, a backtest nobody observes jumps from one sig
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -27,11 +28,12 @@ class SignalTable:
     answer at every step ``when`` with ``t <= when < t + interval``: the step sees exactly the candles
     ``t`` saw, like a ``get_signal`` that reads only its interval's candles."""
 
-    __slots__ = ("times", "answers", "interval_ms")
+    __slots__ = ("times", "ordered", "answers", "interval_ms")
 
     def __init__(self, answers: Mapping[int, dict[str, Any]], interval_ms: int) -> None:
         self.answers = dict(answers)
-        self.times = np.array(sorted(self.answers), dtype=np.int64)
+        self.ordered = sorted(self.answers)
+        self.times = np.array(self.ordered, dtype=np.int64)
         self.interval_ms = interval_ms
 
     def answer(self, when: int) -> dict[str, Any] | None:
@@ -41,7 +43,12 @@ class SignalTable:
         """The first of the due steps ``first + k * period`` that has an answer, or None."""
         interval = self.interval_ms
         times = self.times
-        k = int(np.searchsorted(times, first - first % interval))
+        k = bisect_left(self.ordered, first - first % interval)
+        if k < len(times):  # the usual case: the next row is seen by the next due step at or after it
+            row = self.ordered[k]
+            step = first if row <= first else first + -(-(row - first) // period) * period
+            if step - step % interval == row:
+                return step
         while k < len(times):
             rows = times[k:k + _CHUNK]
             steps = np.maximum(first + -(-(rows - first) // period) * period, first)
