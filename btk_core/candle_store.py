@@ -322,7 +322,8 @@ class CandleStore:
     def _vwap_direct(self, symbol: str, a: int) -> float:
         _, _, h, l, c, v = self.window(symbol, "1m", a - self.n_avg * MINUTE_MS, a)
         count = len(c)
-        self._check_count(symbol, a, count)
+        if count < self.n_avg:
+            self._check_count(symbol, a, count)
         num = den = csum = 0.0
         for hi, lo, cl, vo in zip(h.tolist(), l.tolist(), c.tolist(), v.tolist()):
             num += ((hi + lo) + cl) / 3 * vo
