@@ -71,21 +71,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress_bar():
-    """A rich progress bar fed by listen_backtest_progress (one task per pair); returns (progress, stop)."""
+def _progress_bar(walker: bool = False):
+    """A rich progress bar with one row per pair (backtests, fed by ``listen_backtest_progress``) or per
+    symbol (walkers, fed by ``listen_walker_progress``); returns (progress, unsubscribe)."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     import btk_core as bt
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
-    tasks: dict = {}
+    rows: dict = {}
 
-    def on_progress(event) -> None:
+    def on_backtest(event) -> None:
         key = (event.symbol, event.strategy_name)
-        if key not in tasks:
-            tasks[key] = progress.add_task(f"{event.strategy_name} {event.symbol}", total=max(1, event.total_frames))
-        progress.update(tasks[key], completed=event.processed_frames)
+        if key not in rows:
+            rows[key] = progress.add_task(f"{event.strategy_name} {event.symbol}", total=max(1, event.total_frames))
+        progress.update(rows[key], completed=event.processed_frames)
 
-    return progress, bt.listen_backtest_progress(on_progress)
+    def on_walker(event) -> None:
+        key = (event.symbol, event.walker_name)
+        if key not in rows:
+            rows[key] = progress.add_task(f"{event.walker_name} {event.symbol} (strategies)",
+                                          total=max(1, event.total_strategies))
+        progress.update(rows[key], completed=event.processed_strategies)
+
+    return progress, (bt.listen_walker_progress(on_walker) if walker else bt.listen_backtest_progress(on_backtest))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -113,7 +121,11 @@ def _walker(args: argparse.Namespace) -> int:
     from flows.walker import walker_flow
     load_setup(args.setup)
     lookup("walker", args.walker)
-    for row in walker_flow(args.setup, args.symbols, args.walker, report_dir=args.report_dir):
+    progress, stop = _progress_bar(walker=True)
+    with progress:
+        rows = walker_flow(args.setup, args.symbols, args.walker, report_dir=args.report_dir)
+    stop()
+    for row in rows:
         print(f"{row['symbol']:<10} best: {row['best_strategy'] or 'N/A'} ({row['metric']} "
               f"{'N/A' if row['best_metric'] is None else format(row['best_metric'], '.3f')})  "
               f"{row['report']}")

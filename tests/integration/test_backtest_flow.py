@@ -65,7 +65,7 @@ def test_cli_rejects_bad_names_before_prefect(capsys, setup_module):
     assert main([]) == 2
 
 
-def test_walker_flow(prefect_harness, tmp_path):
+def test_walker_flow_and_cli(prefect_harness, tmp_path, capsys):
     import sys
     from flows.setup_loader import setup_module_name
     from flows.walker import walker_flow
@@ -78,6 +78,11 @@ def test_walker_flow(prefect_harness, tmp_path):
     for r in out:
         assert r["best_strategy"] in module.STRATEGIES and Path(r["report"]).is_file()
         assert Path(r["report"]).with_suffix(".png").is_file()
+    from flows.cli import main
+    assert main(["walker", "--setup", SETUP, "--symbols", "BTCUSDT", "--walker", "cmp", "--report-dir",
+                 str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "cmp BTCUSDT (strategies)" in printed and f"best: {out[0]['best_strategy']}" in printed
 
 
 def test_live_flow_resumes_a_persisted_position(prefect_harness, tmp_path, fake_clock):
