@@ -29,6 +29,7 @@ ENGINES = {  # name: (script, extra args, largest size it is run on)
     "backtesting.py": ("bench_backtesting.py", [], "4y"),
     "backtrader": ("bench_backtrader.py", ["--repeats", "1"], "1y"),
     "python loop": ("bench_python_loop.py", [], "4y"),
+    "harness only": (str(ROOT / "benchmarks" / "bench_harness_only.py"), [], "4y"),
 }
 ORDER = ["1m", "1y", "4y"]
 WRAPPER = ("import json, resource, runpy, sys; sys.argv = sys.argv[1:]; "
@@ -48,20 +49,26 @@ def run_engine(script: str, extra: list[str], data: Path, repeats: int) -> dict 
     return {**lines[0], **lines[-1]}
 
 
+def write_data(path: Path, candles: int) -> None:
+    """Generate the candles in a child process. Linux keeps a process's peak RSS across fork and exec, so
+    a driver that held 4 years of candles would lend that peak to every engine it starts."""
+    code = ("import sys, pyarrow as pa, pyarrow.parquet as pq; from benchmarks import _peers; "
+            "cols = _peers.load('make_data').make_candles(int(sys.argv[2])); "
+            "pq.write_table(pa.table({k: pa.array(v) for k, v in cols.items()}), sys.argv[1])")
+    subprocess.run([sys.executable, "-c", code, str(path), str(candles)], check=True, cwd=ROOT,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1m,1y")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--engines", default=",".join(ENGINES))
     args = ap.parse_args()
-    make = _peers.load("make_data")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
             data = Path(tmp) / f"{size}.parquet"
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-            cols = make.make_candles(_peers.SIZES[size])
-            pq.write_table(pa.table({k: pa.array(v) for k, v in cols.items()}), data)
+            write_data(data, _peers.SIZES[size])
             rows = {}
             for name in args.engines.split(","):
                 script, extra, largest = ENGINES[name]
@@ -77,6 +84,10 @@ def main() -> None:
             for name, r in rows.items():
                 if isinstance(r, str):
                     print(f"| {name} | {r} | | | | |" + " |" * len(mine))
+                    continue
+                if name == "harness only":  # the memory floor: the harness's import and data load, no engine
+                    print(f"| harness only (data loaded, nothing run) | | | | | {r['peak_rss_mb']:.0f} |"
+                          + " |" * len(mine))
                     continue
                 ratios = [ratio(rows[m]["median_s"], r["median_s"]) if m != name else "" for m in mine]
                 print(f"| {name} | {r['median_s']:.3f} | {r['candles_per_s']:,.0f} | {r['trades']} | "
