@@ -119,17 +119,19 @@ def test_live_flow_resumes_a_persisted_position(prefect_harness, tmp_path, fake_
     assert second["closed"][0]["id"] == held["id"]  # adopted, not re-opened
 
 
-def test_backtest_flow_on_a_dask_cluster_gives_the_thread_summary(prefect_harness, setup_module, tmp_path):
-    """The same flow on a Dask LocalCluster (separate worker processes, each loading the setup by its path)."""
+@pytest.mark.parametrize("runner", ["dask", "process"])
+def test_backtest_flow_on_other_runners_gives_the_thread_summary(prefect_harness, setup_module, tmp_path, runner):
+    """The same flow on a Dask LocalCluster or a process pool (separate worker processes, each loading the
+    setup by its path and reporting to the harness's API)."""
     from flows.backtest import backtest_flow
     args = (SETUP, setup_module.SYMBOLS, setup_module.STRATEGIES, "syn", "day")
     threads = backtest_flow(*args, metric="total_pnl", report_dir=str(tmp_path / "threads"))
-    dask = backtest_flow(*args, metric="total_pnl", task_runner="dask", report_dir=str(tmp_path / "dask"),
-                         refresh=True)  # computed on the Dask workers, not read from the cache
-    assert dask["pairs"] == threads["pairs"]
-    assert {s: (r["best_strategy"], r["ranking"]) for s, r in dask["ranking"].items()} == \
+    other = backtest_flow(*args, metric="total_pnl", task_runner=runner, report_dir=str(tmp_path / runner),
+                          refresh=True)  # computed on the workers, not read from the cache
+    assert other["pairs"] == threads["pairs"]
+    assert {s: (r["best_strategy"], r["ranking"]) for s, r in other["ranking"].items()} == \
         {s: (r["best_strategy"], r["ranking"]) for s, r in threads["ranking"].items()}
-    assert all(Path(p).is_file() for p in dask["reports"].values())
+    assert all(Path(p).is_file() for p in other["reports"].values())
 
 
 def test_cli_backtest_prints_the_summary(prefect_harness, setup_module, tmp_path, capsys):
