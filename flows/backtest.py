@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, unmapped
+from prefect.utilities.annotations import quote
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
@@ -96,9 +97,9 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
         results = [pair for future in futures for pair in future.result()]
     order = {(s, g): k for k, (s, g) in enumerate((s, g) for g in strategies for s in symbols)}
     results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
-    ranking = rank_strategies(results, strategies, metric, exchange_name, frame_name, report_dir)
-    heatmaps = {strategy: write_heatmap(results, strategy, report_dir) for strategy in strategies}
-    reports = write_reports(results, render_backtest_reports(results, report_dir))
+    ranking = rank_strategies(quote(results), strategies, metric, exchange_name, frame_name, report_dir)
+    heatmaps = {strategy: write_heatmap(quote(results), strategy, report_dir) for strategy in strategies}
+    reports = write_reports(quote(results), render_backtest_reports(quote(results), report_dir))
     save_run(report_dir, {"setup": setup, "symbols": symbols, "strategies": strategies, "exchange_name": exchange_name,
                           "frame_name": frame_name, "metric": metric, "results": results})
     return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],

@@ -2,7 +2,9 @@
 summaries, never candles or live objects, so any task runner (threads, processes, Dask workers)
 can run them: each worker loads the setup by the same string and rebuilds the registry.
 
-Caching: ``run_backtest`` results are cached under a key made of the result format, the setup's
+The tasks after the backtests receive every pair's results; flows pass them wrapped in ``quote`` so that
+Prefect does not walk thousands of nested trade fields looking for futures, and those tasks never cache
+(they write files). Caching: ``run_backtest`` results are cached under a key made of the result format, the setup's
 source, the pairs, the exchange, the frame and the whole config, for a day; a frame that reaches into
 the present is never cached (its candles are still arriving). ``run_backtest`` writes no files: it
 returns its data and the rendered texts of the store-based reports, and the uncached
@@ -102,7 +104,7 @@ def check_batch_lookahead(setup: str, symbol: str, strategy: str, exchange_name:
     return bt.check_lookahead(symbol, strategy, exchange_name, frame_name, samples=samples)
 
 
-@task(name="rank_strategies")
+@task(name="rank_strategies", cache_policy=NO_CACHE)
 def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric: str, exchange_name: str,
                     frame_name: str, report_dir: str) -> dict[str, Any]:
     """Rank the strategies of each symbol by ``metric`` exactly as the walker does (SPEC §12: finite values
@@ -139,7 +141,7 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
     return ranking
 
 
-@task(name="write_heatmap")
+@task(name="write_heatmap", cache_policy=NO_CACHE)
 def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str) -> str:
     """The portfolio heatmap of one strategy from the trades of its pairs (report + picture + artifact)."""
     from btk_core.fmt import safe_name
@@ -157,7 +159,7 @@ def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str)
     return dump(text, folder, f"{safe_name(strategy)}.md")
 
 
-@task(name="write_reports")
+@task(name="write_reports", cache_policy=NO_CACHE)
 def write_reports(results: list[dict[str, Any]], paths: list[str]) -> dict[str, str]:
     """Publish each pair's backtest report as a markdown artifact and the statistics as a table."""
     table = [{"symbol": r["symbol"], "strategy": r["strategy"], **r["stats"]} for r in results]
@@ -168,7 +170,7 @@ def write_reports(results: list[dict[str, Any]], paths: list[str]) -> dict[str, 
     return {f"{r['symbol']}/{r['strategy']}": path for path, r in zip(paths, results)}
 
 
-@task(name="render_backtest_reports")
+@task(name="render_backtest_reports", cache_policy=NO_CACHE)
 def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> list[str]:
     """Write each pair's reports: the backtest report (and equity picture) from its closed results, and the
     schedule, risk, partial and performance texts the backtest rendered. Returns the backtest report paths
