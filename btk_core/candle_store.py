@@ -47,20 +47,21 @@ class Block:
         return int(self.cols[0].searchsorted(t))
 
 
-def find_defects(cols: Columns, *, factor: int, min_for_median: int) -> np.ndarray:
-    """Array of reasons (``""`` = fine) for every candle of a block (SPEC §2.7 B)."""
+def find_defects(cols: Columns, *, factor: int, min_for_median: int) -> np.ndarray | None:
+    """Array of reasons (``""`` = fine) for every candle of a block (SPEC §2.7 B); None when all are fine
+    (the usual case, decided with a few whole-block comparisons)."""
     _, o, h, l, c, v = cols
     n = len(o)
-    reasons = np.full(n, "", dtype=object)
     if n == 0:
-        return reasons
+        return None
     with np.errstate(invalid="ignore"):
         if (np.isfinite(o).all() and np.isfinite(h).all() and np.isfinite(l).all() and np.isfinite(c).all()
                 and np.isfinite(v).all() and (l > 0).all() and (v >= 0).all()
                 and (h >= np.maximum(o, c)).all() and (l <= np.minimum(o, c)).all()
                 and l.min() >= h.max() / factor):
             # clean: every price is >= min(low), and ref <= max(high) makes ref / factor <= max(high) / factor
-            return reasons
+            return None
+    reasons = np.full(n, "", dtype=object)
     prices = np.concatenate((o, h, l, c))
     usable = prices[np.isfinite(prices) & (prices > 0)]
     ref: float | None
@@ -131,6 +132,7 @@ class CandleStore:
         self._blocks: dict[tuple[str, str, int], Block] = {}
         self._reported_defects: set[tuple[str, str, int]] = set()
         self._last_vwap_block: tuple[int, str, Block] | None = None
+        self._last_block: tuple[int, str, str, Block] | None = None
 
     # ---- blocks -------------------------------------------------------------------
     def block(self, symbol: str, interval: str, k: int) -> Block:
@@ -176,8 +178,8 @@ class CandleStore:
             else:
                 reasons = find_defects(cols, factor=self.cfg.CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR,
                                        min_for_median=self.cfg.CC_GET_CANDLES_MIN_CANDLES_FOR_MEDIAN)
-                bad = reasons != ""
-                if not bad.any():
+                bad = None if reasons is None else reasons != ""
+                if bad is None or not bad.any():
                     return cols
                 if attempt == attempts:
                     return self._exclude(symbol, interval, cols, reasons, bad)
@@ -276,9 +278,15 @@ class CandleStore:
         if k != (a - 1) // span:
             cols = self.window(symbol, interval, t_from, a)
             return Candles.view(cols, 0, len(cols[0]))
-        blk = self._blocks.get((symbol, interval, k))
-        if blk is None or not blk.final:
-            blk = self.block(symbol, interval, k)
+        last = self._last_block  # get_candles calls mostly hit the block of the previous call
+        if last is not None and last[0] == k and last[1] == interval and last[2] == symbol:
+            blk = last[3]
+        else:
+            blk = self._blocks.get((symbol, interval, k))
+            if blk is None or not blk.final:
+                blk = self.block(symbol, interval, k)
+            if blk.final:
+                self._last_block = (k, interval, symbol, blk)
         if blk.complete:  # t_from and a are aligned: exact slots
             return Candles.view(blk.cols, (t_from - blk.start) // interval_ms, (a - blk.start) // interval_ms)
         return Candles.view(blk.cols, blk.index(t_from, interval_ms), blk.index(a, interval_ms))
