@@ -6,11 +6,10 @@ pages like Binance (``limit`` <= 1000, ``startTime`` inclusive). Hooks make it m
 """
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.http import JsonHandler, LocalServer
 
 INTERVALS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
              "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000, "8h": 28_800_000}
@@ -25,7 +24,7 @@ def market(base: str, quote: str) -> dict:
                         {"filterType": "LOT_SIZE", "minQty": "0.00001", "maxQty": "9000", "stepSize": "0.00001"}]}
 
 
-class FakeBinance:
+class FakeBinance(LocalServer):
     def __init__(self, candles: Callable[[str, int, int, int], list], pairs=(("BTC", "USDT"), ("ETH", "USDT"))):
         self.candles = candles
         self.pairs = pairs
@@ -34,10 +33,7 @@ class FakeBinance:
         self.malformed: int | None = None  # open time whose row gets a garbage close
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self):
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -66,25 +62,7 @@ class FakeBinance:
                     return self.reply(200, out)
                 return self.reply(404, {"code": -1, "msg": "not here"})
 
-            def reply(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeBinance":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def point(self, exchange) -> None:
         """Rewrite every API URL of a ccxt exchange object to this server (spot markets only)."""

@@ -17,8 +17,9 @@ import json
 import re
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.http import JsonHandler, LocalServer
 
 CLOSE = re.compile(r"C:([0-9.eE+-]+)")
 
@@ -36,7 +37,7 @@ def signal_answer(messages: list[dict[str, Any]], schema: dict[str, Any]) -> dic
     return {k: answer.get(k, "") for k in schema.get("required", answer)}
 
 
-class FakeOllama:
+class FakeOllama(LocalServer):
     def __init__(self, models: tuple[str, ...] = ("deepseek-v3.1:671b", "fake-model")) -> None:
         self.models = set(models)
         self.script: deque[Any] = deque()
@@ -44,13 +45,7 @@ class FakeOllama:
         self.lock = threading.Lock()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else each answer waits for a delayed ACK (~40 ms)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 with outer.lock:
@@ -73,26 +68,8 @@ class FakeOllama:
                                  "message": {"role": "assistant", "content": content},
                                  "done": True, "done_reason": "stop"})
 
-            def reply(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> "FakeOllama":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.host = self.url
 
     def chats(self) -> list[dict[str, Any]]:
         with self.lock:
