@@ -14,6 +14,8 @@ def add_memory_exchange(exchange_name: str, candles: Mapping[str, Any], *, note:
     """Register a source serving ``candles[symbol]``: the symbol's 1m candles (a DataFrame, ``Candles`` or a
     mapping of the columns ``timestamp, open, high, low, close, volume``); other intervals are aggregated from
     them once. Columns that already are int64/float64 in time order are used in place, read-only."""
+    if not isinstance(candles, Mapping) or not candles:
+        raise TypeError(f"candles must be a non-empty mapping of symbol -> 1m candles, got {type(candles).__name__}")
     base = {symbol: as_columns(frame) for symbol, frame in candles.items()}
     series = IntervalColumns(lambda symbol, interval: base[symbol] if interval == "1m" else None)
 

@@ -24,6 +24,11 @@ def _schema(optimizer_name: str) -> OptimizerSchema:
     return lookup("optimizer", optimizer_name)
 
 
+def _check_index(name: str, value: Any, size: int) -> None:
+    if type(value) is not int or not 0 <= value < size:
+        raise ValueError(f"{name} must be an int in 0..{size - 1}, got {value!r}")
+
+
 def _progress(schema: OptimizerSchema, symbol: str, processed: int, total: int) -> None:
     if optimizer_progress.listeners:
         optimizer_progress.emit(OptimizerProgress(schema.optimizer_name, symbol, total, processed, processed / total))
@@ -41,13 +46,20 @@ class Optimizer:
     @staticmethod
     def get_rows(symbol: str, *, optimizer_name: str, range_index: int, source_index: int) -> list[dict[str, Any]]:
         """The deduplicated rows of one source over one train range (paged, rate limited)."""
-        return fetch_rows(_schema(optimizer_name), symbol, range_index, source_index)
+        schema = _schema(optimizer_name)
+        _check_index("range_index", range_index, len(schema.range_train))
+        _check_index("source_index", source_index, len(schema.source))
+        return fetch_rows(schema, symbol, range_index, source_index)
 
     @staticmethod
     def get_entry(symbol: str, *, optimizer_name: str,
                   range_rows: Sequence[Sequence[Mapping[str, Any]]]) -> OptimizerEntry:
         """The entry for the last of ``range_rows`` (rows of one train range's sources 0..j)."""
-        return build_entry(_schema(optimizer_name), symbol, range_rows)
+        schema = _schema(optimizer_name)
+        if not 1 <= len(range_rows) <= len(schema.source):
+            raise ValueError(f"range_rows must hold the rows of sources 0..j (1 to {len(schema.source)} lists), "
+                             f"got {len(range_rows)}")
+        return build_entry(schema, symbol, range_rows)
 
     @staticmethod
     def get_data(symbol: str, *, optimizer_name: str) -> list[OptimizerEntry]:

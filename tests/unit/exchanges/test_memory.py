@@ -52,3 +52,10 @@ def test_a_backtest_from_memory_equals_one_from_files(tmp_path):
              for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name=name, frame_name="f")]
             for name in ("mem", "files")]
     assert len(runs[0]) > 3 and runs[0] == runs[1]
+
+
+def test_bad_arguments_name_the_problem():
+    with pytest.raises(TypeError, match="candles must be a non-empty mapping of symbol -> 1m candles, got list"):
+        add_memory_exchange("mem", [1, 2])
+    with pytest.raises(ValueError, match="candles lack column 'volume'"):
+        add_memory_exchange("mem", {"BTCUSDT": {"timestamp": [0], "open": [1], "high": [1], "low": [1], "close": [1]}})

@@ -160,3 +160,13 @@ def test_unknown_optimizer_and_bad_templates():
         register(PagedSource(1), template={"strategy": 42})
     with pytest.raises(SchemaValidationError, match=r"template\['user_message'\] must be callable"):
         register(PagedSource(1), template={"user_message": "text"})
+
+
+def test_step_by_step_api_rejects_bad_indexes(fake_clock):
+    register(PagedSource(1))
+    with pytest.raises(ValueError, match=r"range_index must be an int in 0..0, got 1"):
+        bt.Optimizer.get_rows("BTCUSDT", optimizer_name="opt", range_index=1, source_index=0)
+    with pytest.raises(ValueError, match=r"source_index must be an int in 0..0, got -1"):
+        bt.Optimizer.get_rows("BTCUSDT", optimizer_name="opt", range_index=0, source_index=-1)
+    with pytest.raises(ValueError, match=r"range_rows must hold the rows of sources 0..j \(1 to 1 lists\), got 0"):
+        bt.Optimizer.get_entry("BTCUSDT", optimizer_name="opt", range_rows=[])
