@@ -17,6 +17,7 @@ from .candles import Candles
 from .errors import BtkError, wrap_user_error
 from .events import emit_error
 from .fmt import iso
+from .intervals import INTERVAL_MS
 
 BATCH_COLUMNS = ("position", "price_open", "price_take_profit", "price_stop_loss", "minute_estimated_time",
                  "note", "id")
@@ -130,6 +131,15 @@ def compute_table(get_signals: Callable[..., Any], symbol: str, candles: Candles
     except BtkError as exc:
         emit_error(exc)
         return SignalTable({}, interval_ms)
+
+
+def history(store: Any, symbol: str, strategy: Any, first: int, until: int) -> Candles:
+    """The strategy interval's candles closed by ``until``, starting ``lookback`` candles before the first
+    decision time ``first``: what ``get_signals`` receives (raises ``CandleDataError`` like the store)."""
+    interval_ms = INTERVAL_MS[strategy.interval]
+    t_from = first - first % interval_ms - strategy.lookback * interval_ms
+    cols = store.window(symbol, strategy.interval, t_from, until - until % interval_ms)
+    return Candles.view(cols, 0, len(cols[0]))
 
 
 def chain_period(interval_ms: int, step_ms: int) -> int | None:

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from . import clock
-from .batch import SignalTable, table_from_frame
+from .batch import SignalTable, history, table_from_frame
 from .candle_store import CandleStore
-from .candles import Candles
 from .config import snapshot
 from .errors import BtkError, LookAheadError, wrap_user_error
 from .fmt import iso
@@ -63,20 +62,19 @@ def check_lookahead(symbol: str, strategy_name: str, exchange_name: str, frame_n
     start, step, total = frame_bounds(lookup("frame", frame_name), clock.now())
     if not total:
         return 0
-    interval, interval_ms = strategy.interval, INTERVAL_MS[strategy.interval]
+    interval_ms = INTERVAL_MS[strategy.interval]
     first, last = start, start + (total - 1) * step
-    t_from = first - first % interval_ms - strategy.lookback * interval_ms
 
     def table_until(t: int) -> SignalTable:
-        cols = store.window(symbol, interval, t_from, t)
+        candles = history(store, symbol, strategy, first, t)
         try:
-            frame = strategy.get_signals(symbol, Candles.view(cols, 0, len(cols[0])))
+            frame = strategy.get_signals(symbol, candles)
         except Exception as exc:
             raise wrap_user_error(exc, where=f"get_signals (history up to {iso(t)})", symbol=symbol,
                                   strategy_name=strategy_name) from exc
         return table_from_frame(frame, interval_ms, f"get_signals of {strategy_name}")
 
-    full = table_until(last - last % interval_ms)
+    full = table_until(last)
     grid = np.arange(-(-first // interval_ms) * interval_ms, last + 1, interval_ms, dtype=np.int64)
     times = _sample_times(full, grid, samples)
     for t in times:

@@ -19,9 +19,8 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from . import clock, events
-from .batch import SignalTable, compute_table
+from .batch import SignalTable, compute_table, history
 from .candle_store import CandleStore
-from .candles import Candles
 from .context import RunContext
 from .errors import CandleDataError, SignalTimeoutError, SignalValidationError, wrap_user_error
 from .evaluate import activation_index, milestones, percent_progress, position_hit, stop_loss_on
@@ -246,16 +245,14 @@ class PairMachine:
     def load_table(self, first: int, last: int) -> None:
         """Backtest: compute the batch signals once for the decision times ``first..last`` from the
         candles closed by ``last``, with ``lookback`` candles of history before ``first``."""
-        interval_ms = self.interval_ms
-        t_from = first - first % interval_ms - self.strategy.lookback * interval_ms
         try:
-            cols = self.store.window(self.symbol, self.strategy.interval, t_from, last - last % interval_ms)
+            candles = history(self.store, self.symbol, self.strategy, first, last)
         except CandleDataError as exc:
             emit_error(exc)
-            self.table = SignalTable({}, interval_ms)
+            self.table = SignalTable({}, self.interval_ms)
             return
-        self.table = compute_table(self.strategy.get_signals, self.symbol, Candles.view(cols, 0, len(cols[0])),
-                                   interval_ms=interval_ms, strategy_name=self.strategy_name)
+        self.table = compute_table(self.strategy.get_signals, self.symbol, candles, interval_ms=self.interval_ms,
+                                   strategy_name=self.strategy_name)
 
     def _batch_answer(self, when: int) -> Any:
         """The batch row for ``when``: from the backtest's table, or (live) from ``get_signals`` over the
