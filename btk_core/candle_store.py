@@ -163,6 +163,63 @@ class CandleStore:
         self._blocks[(symbol, interval, k)] = blk
         return blk
 
+    def prefetch(self, symbol: str, t_from: int, t_to: int) -> None:
+        """Load the final 1m blocks that cover ``[t_from, t_to)`` with one paged fetch instead of one per block,
+        and their average-price tables with one pass (a backtest needs them all). Only blocks whose candles pass
+        the whole-block checks are made here, exactly as ``_load`` would make them; anything else (a fetch or
+        contract failure, a defective candle) is left to the per-block path with its retries and reports, so
+        the result does not depend on whether this ran (SPEC §2.5)."""
+        size, span = self.block_size, self._minute_span
+        k0, k1 = t_from // span, min(t_to, clock.now()) // span - 1  # only blocks that have ended
+        todo = [k for k in range(k0, k1 + 1) if (symbol, "1m", k) not in self._blocks]
+        if len(todo) < 2:
+            return
+        k0, k1 = todo[0], todo[-1]
+        start, end = k0 * span, (k1 + 1) * span
+        try:
+            cols = self._fetch_pages(symbol, "1m", MINUTE_MS, start, end, (k1 + 1 - k0) * size)
+        except Exception:  # noqa: BLE001 - the per-block path will retry and report it properly
+            return
+        ts, o, h, l, c, v = cols
+        bounds = np.searchsorted(ts, np.arange(k0, k1 + 2, dtype=np.int64) * span)
+        counts = np.diff(bounds)
+        with np.errstate(invalid="ignore"):
+            fine = (np.isfinite(o) & np.isfinite(h) & np.isfinite(l) & np.isfinite(c) & np.isfinite(v) & (l > 0)
+                    & (v >= 0) & (h >= np.maximum(o, c)) & (l <= np.minimum(o, c)))
+        clean = np.zeros(k1 + 1 - k0, dtype=bool)
+        filled = np.flatnonzero(counts)
+        if len(filled):
+            first = bounds[filled]
+            factor = self.cfg.CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR
+            with np.errstate(invalid="ignore"):
+                clean[filled] = (np.logical_and.reduceat(fine, first) & (np.minimum.reduceat(l, first)
+                                 >= np.maximum.reduceat(h, first) / factor))
+        freeze(*cols)
+        now = clock.now()
+        on_data = self.exchange.callbacks.get("on_candle_data")
+        made: set[int] = set()
+        for n, k in enumerate(range(k0, k1 + 1)):
+            if not clean[n] or (symbol, "1m", k) in self._blocks:
+                continue
+            part = tuple(col[bounds[n]:bounds[n + 1]] for col in cols)
+            self._blocks[(symbol, "1m", k)] = Block(k * span, part, int(counts[n]) == size, True, now)  # type: ignore[arg-type]
+            made.add(k)
+            if on_data is not None:
+                call_user(on_data, symbol, "1m", k * span, size, Candles.view(part, 0, len(part[0])),  # type: ignore[arg-type]
+                          where="on_candle_data", symbol=symbol)
+        # one average-price pass for every made block whose previous block was made too (its first minutes
+        # average the previous block's last candles); same arithmetic, element by element, as per block
+        n_avg = self.n_avg
+        with_table = [k for k in made if k - 1 in made and n_avg <= size]
+        if not with_table:
+            return
+        grid_end = end - MINUTE_MS
+        cut = int(ts.searchsorted(grid_end))
+        price, cnt = vwap_table(tuple(col[:cut] for col in cols), start, (k1 + 1 - k0) * size - n_avg, n_avg)  # type: ignore[arg-type]
+        for k in with_table:
+            j = (k - k0) * size - n_avg
+            self._blocks[(symbol, "1m", k)].vwap_table = (price[j:j + size], cnt[j:j + size])
+
     def _read_block(self, symbol: str, interval: str, interval_ms: int, start: int, end: int,
                     limit: int) -> Columns:
         """One block through up to ``max(1, retry count)`` attempts (SPEC §2.6, §2.7)."""

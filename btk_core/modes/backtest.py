@@ -25,7 +25,7 @@ from ..context import RunContext, run_context
 from ..errors import CandleDataError, SchemaValidationError
 from ..events import emit_error
 from ..guard import call_user
-from ..intervals import INTERVAL_MS
+from ..intervals import INTERVAL_MS, MINUTE_MS
 from ..perf import PerfTimer
 from ..registry import lookup
 from .background import consume_in_background
@@ -195,6 +195,10 @@ class BacktestApi(PairModeApi):
         failed = False
         try:
             with run_context(ctx):
+                if total:  # every 1m block of the frame will be read: load them together
+                    for symbol in dict.fromkeys(lane.machine.symbol for lane in lanes):
+                        ctx.store.prefetch(symbol, start - ctx.cfg.CC_AVG_PRICE_CANDLES_COUNT * MINUTE_MS,
+                                           start + total * step)
                 for lane in lanes:
                     if lane.machine.batch and total:
                         lane.machine.load_table(start, start + (total - 1) * step)

@@ -1,0 +1,92 @@
+"""CandleStore.prefetch loads many blocks at once; nothing may differ from loading them one by one (SPEC §2.5)."""
+import math
+
+import numpy as np
+import pytest
+
+import btk_core as bt
+from btk_core.candle_store import CandleStore
+from btk_core.config import snapshot
+from btk_core.exchanges import synthetic_candles
+from btk_core.registry import lookup
+
+START_MINUTE = 1717200000000 // 60_000  # 2024-06-01
+MINUTES = 3000
+
+
+def messy_candles():
+    """Synthetic 1m candles with gaps, a NaN, a high below the close and a price anomaly."""
+    ts, o, h, l, c, v = (np.array(a) for a in synthetic_candles("BTCUSDT", START_MINUTE, MINUTES))
+    keep = np.ones(MINUTES, dtype=bool)
+    keep[[100, 101, 102, 640, 1999]] = False           # gaps, one at a block edge
+    h[777] = c[777] * 0.99                              # high < close
+    o[1234] = np.nan                                    # non-finite
+    l[2222] = l[2222] / 1000                            # price anomaly
+    return [col[keep] for col in (ts, o, h, l, c, v)]
+
+
+def register(name, cols, calls):
+    def get_candles(symbol, interval, since, limit):
+        calls.append((since, limit))
+        i0 = int(np.searchsorted(cols[0], since))
+        return [list(row) for row in zip(*(col[i0:i0 + limit].tolist() for col in cols))]
+    bt.add_exchange(exchange_name=name, get_candles=get_candles)
+
+
+@pytest.mark.parametrize("block_size", [50, 250, 1000])
+def test_prefetched_blocks_and_prices_equal_lazy_ones(block_size, errors):
+    cols = messy_candles()
+    bt.set_config(CC_CANDLE_BLOCK_SIZE=block_size, CC_GET_CANDLES_RETRY_DELAY_MS=0)
+    calls_a, calls_b = [], []
+    register("a", cols, calls_a)
+    register("b", cols, calls_b)
+    eager, lazy = CandleStore(lookup("exchange", "a"), snapshot()), CandleStore(lookup("exchange", "b"), snapshot())
+    t_from, t_to = int(cols[0][0]), int(cols[0][-1])
+    eager.prefetch("BTCUSDT", t_from, t_to)
+    span = block_size * 60_000
+    assert len(calls_a) <= 2  # one paged fetch (a second page after the gaps), whatever the block count
+    for k in range(t_from // span, t_to // span):
+        x, y = eager.block("BTCUSDT", "1m", k), lazy.block("BTCUSDT", "1m", k)
+        assert (x.start, x.complete, x.final) == (y.start, y.complete, y.final)
+        for a, b in zip(x.cols, y.cols):
+            assert np.array_equal(a, b)
+    for t in range(t_from + 60_000 * 6, t_to - span, 60_000):
+        outcome = []
+        for store in (eager, lazy):
+            try:
+                outcome.append(store.vwap("BTCUSDT", t))
+            except bt.BtkError as exc:
+                outcome.append(type(exc).__name__)
+        a, b = outcome
+        assert a == b or (isinstance(a, float) and math.isnan(a) and math.isnan(b)), t
+    reports = {name: sorted(str(e).replace(f"exchange={name} ", "") for e in errors
+                            if isinstance(e, bt.CandleDefectError) and f"exchange={name} " in str(e))
+               for name in ("a", "b")}
+    assert reports["a"] == reports["b"] and len(reports["a"]) >= 2
+
+
+def test_a_backtest_gives_the_same_results_with_and_without_prefetch(errors, monkeypatch):
+    cols = messy_candles()
+    bt.set_config(CC_CANDLE_BLOCK_SIZE=100, CC_GET_CANDLES_RETRY_DELAY_MS=0)
+    register("x", cols, [])
+    start = int(cols[0][0]) + 30 * 60_000
+    bt.add_frame(frame_name="f", interval="1m", start_date=start, end_date=start + 45 * 60 * 60_000)
+
+    def signal(symbol, when):
+        price = bt.get_average_price(symbol)
+        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
+                "minute_estimated_time": 30}
+
+    bt.add_strategy(strategy_name="s", interval="15m", get_signal=signal)
+
+    def run():
+        errors.clear()
+        results = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
+                   for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name="x", frame_name="f")]
+        return results, sorted(f"{type(e).__name__}: {e}" for e in errors)
+
+    eager = run()
+    monkeypatch.setattr(CandleStore, "prefetch", lambda self, *args: None)
+    lazy = run()
+    assert len(eager[0]) > 20 and any("CandleDefectError" in e for e in eager[1])
+    assert eager == lazy
