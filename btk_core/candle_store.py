@@ -27,6 +27,9 @@ from .schemas import ExchangeSchema
 log = logging.getLogger("btk")
 
 
+PREFETCH_GROUP = 64  # blocks checked and priced together by CandleStore.prefetch
+
+
 class Block:
     """Validated candles of one aligned block ``[start, start + size*I)``."""
 
@@ -134,6 +137,11 @@ class CandleStore:
         self._last_vwap_block: tuple[int, str, Block] | None = None
         self._last_block: tuple[int, str, str, Block] | None = None
 
+    def release(self) -> None:
+        """Forget every loaded block (the run is over; finished pairs keep their results, not their candles)."""
+        self._blocks.clear()
+        self._last_block = self._last_vwap_block = None
+
     # ---- blocks -------------------------------------------------------------------
     def block(self, symbol: str, interval: str, k: int) -> Block:
         """Block ``k`` of ``(symbol, interval)``; loads it if needed (raises ``CandleFetchError``)."""
@@ -180,44 +188,58 @@ class CandleStore:
             cols = self._fetch_pages(symbol, "1m", MINUTE_MS, start, end, (k1 + 1 - k0) * size)
         except Exception:  # noqa: BLE001 - the per-block path will retry and report it properly
             return
-        ts, o, h, l, c, v = cols
-        bounds = np.searchsorted(ts, np.arange(k0, k1 + 2, dtype=np.int64) * span)
+        bounds = np.searchsorted(cols[0], np.arange(k0, k1 + 2, dtype=np.int64) * span)
         counts = np.diff(bounds)
-        with np.errstate(invalid="ignore"):
-            fine = (np.isfinite(o) & np.isfinite(h) & np.isfinite(l) & np.isfinite(c) & np.isfinite(v) & (l > 0)
-                    & (v >= 0) & (h >= np.maximum(o, c)) & (l <= np.minimum(o, c)))
-        clean = np.zeros(k1 + 1 - k0, dtype=bool)
-        filled = np.flatnonzero(counts)
-        if len(filled):
-            first = bounds[filled]
-            factor = self.cfg.CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR
-            with np.errstate(invalid="ignore"):
-                clean[filled] = (np.logical_and.reduceat(fine, first) & (np.minimum.reduceat(l, first)
-                                 >= np.maximum.reduceat(h, first) / factor))
         freeze(*cols)
         now = clock.now()
         on_data = self.exchange.callbacks.get("on_candle_data")
         made: set[int] = set()
-        for n, k in enumerate(range(k0, k1 + 1)):
-            if not clean[n] or (symbol, "1m", k) in self._blocks:
-                continue
-            part = tuple(col[bounds[n]:bounds[n + 1]] for col in cols)
-            self._blocks[(symbol, "1m", k)] = Block(k * span, part, int(counts[n]) == size, True, now)  # type: ignore[arg-type]
-            made.add(k)
-            if on_data is not None:
-                call_user(on_data, symbol, "1m", k * span, size, Candles.view(part, 0, len(part[0])),  # type: ignore[arg-type]
-                          where="on_candle_data", symbol=symbol)
-        # one average-price pass for every made block whose previous block was made too (its first minutes
-        # average the previous block's last candles); same arithmetic, element by element, as per block
-        n_avg = self.n_avg
-        with_table = [k for k in made if k - 1 in made and n_avg <= size]
-        if not with_table:
+        for g0 in range(k0, k1 + 1, PREFETCH_GROUP):  # groups of blocks keep the temporaries small
+            g1 = min(g0 + PREFETCH_GROUP, k1 + 1)
+            clean = self._clean_blocks(cols, bounds[g0 - k0:g1 - k0 + 1])
+            for k in range(g0, g1):
+                n = k - k0
+                if not clean[k - g0] or (symbol, "1m", k) in self._blocks:
+                    continue
+                part = tuple(col[bounds[n]:bounds[n + 1]] for col in cols)
+                self._blocks[(symbol, "1m", k)] = Block(k * span, part, int(counts[n]) == size, True, now)  # type: ignore[arg-type]
+                made.add(k)
+                if on_data is not None:
+                    call_user(on_data, symbol, "1m", k * span, size, Candles.view(part, 0, len(part[0])),  # type: ignore[arg-type]
+                              where="on_candle_data", symbol=symbol)
+            self._vwap_tables(symbol, cols, [k for k in range(g0, g1) if k in made and k - 1 in made])
+
+    def _clean_blocks(self, cols: Columns, bounds: np.ndarray) -> np.ndarray:
+        """For consecutive blocks whose candles are ``cols[bounds[i]:bounds[i+1]]``: does each pass every check of
+        ``find_defects`` (the whole-block fast path)? Empty blocks count as not clean (left to the block path)."""
+        _, o, h, l, c, v = (col[bounds[0]:bounds[-1]] for col in cols)
+        starts, counts = bounds[:-1] - bounds[0], np.diff(bounds)
+        clean = np.zeros(len(counts), dtype=bool)
+        filled = np.flatnonzero(counts)
+        if len(filled):
+            first = starts[filled]
+            with np.errstate(invalid="ignore"):
+                fine = (np.isfinite(o) & np.isfinite(h) & np.isfinite(l) & np.isfinite(c) & np.isfinite(v) & (l > 0)
+                        & (v >= 0) & (h >= np.maximum(o, c)) & (l <= np.minimum(o, c)))
+                factor = self.cfg.CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR
+                clean[filled] = (np.logical_and.reduceat(fine, first)
+                                 & (np.minimum.reduceat(l, first) >= np.maximum.reduceat(h, first) / factor))
+        return clean
+
+    def _vwap_tables(self, symbol: str, cols: Columns, blocks: list[int]) -> None:
+        """Average-price tables of loaded 1m ``blocks`` (ascending, each preceded by a loaded block) from one
+        ``vwap_table`` call: element by element the same arithmetic as one call per block (a price only reads the
+        minutes before it, so other blocks in the span cannot change it)."""
+        if not blocks or self.n_avg > self.block_size:
             return
-        grid_end = end - MINUTE_MS
-        cut = int(ts.searchsorted(grid_end))
-        price, cnt = vwap_table(tuple(col[:cut] for col in cols), start, (k1 + 1 - k0) * size - n_avg, n_avg)  # type: ignore[arg-type]
-        for k in with_table:
-            j = (k - k0) * size - n_avg
+        size, span, n_avg = self.block_size, self._minute_span, self.n_avg
+        first, last = blocks[0] - 1, blocks[-1]
+        ts = cols[0]
+        lo, hi = int(ts.searchsorted(first * span)), int(ts.searchsorted((last + 1) * span - MINUTE_MS))
+        price, cnt = vwap_table(tuple(col[lo:hi] for col in cols), first * span,  # type: ignore[arg-type]
+                                (last + 1 - first) * size - n_avg, n_avg)
+        for k in blocks:
+            j = (k - first) * size - n_avg
             self._blocks[(symbol, "1m", k)].vwap_table = (price[j:j + size], cnt[j:j + size])
 
     def _read_block(self, symbol: str, interval: str, interval_ms: int, start: int, end: int,

@@ -299,6 +299,7 @@ class BacktestApi(PairModeApi):
             for key in run.by_pair:
                 if self._active.get(key) is run:
                     del self._active[key]
+            ctx.store.release()
 
     def _fast_forward(self, lane: _Lane, run: _Run) -> tuple[int, int] | None:
         """Plan what happens next to the held row (SPEC §7.2 step 4)."""

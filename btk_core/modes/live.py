@@ -100,6 +100,7 @@ class LiveApi(PairModeApi):
             machine = self._machines.get(key)
             if machine is not None:
                 machine.close()
+                machine.store.release()
             self._runs.release(key, status)
             events.done_live.emit(DoneContract(exchange.exchange_name, strategy.strategy_name, False, symbol))
 

@@ -33,8 +33,9 @@ def register(name, cols, calls):
     bt.add_exchange(exchange_name=name, get_candles=get_candles)
 
 
-@pytest.mark.parametrize("block_size", [50, 250, 1000])
-def test_prefetched_blocks_and_prices_equal_lazy_ones(block_size, errors):
+@pytest.mark.parametrize("block_size,group", [(50, 64), (50, 3), (250, 64), (1000, 64)])
+def test_prefetched_blocks_and_prices_equal_lazy_ones(block_size, group, errors, monkeypatch):
+    monkeypatch.setattr("btk_core.candle_store.PREFETCH_GROUP", group)  # 3: many group edges
     cols = messy_candles()
     bt.set_config(CC_CANDLE_BLOCK_SIZE=block_size, CC_GET_CANDLES_RETRY_DELAY_MS=0)
     calls_a, calls_b = [], []
