@@ -60,8 +60,6 @@ class SignalTable:
         return None
 
 
-
-
 def _index_ms(frame: Any, where: str) -> np.ndarray:
     import pandas as pd
     index = frame.index
@@ -110,8 +108,9 @@ def table_from_frame(frame: Any, interval_ms: int, where: str) -> SignalTable:
         row = {}
         for name, values in columns:
             value = _plain(values[n])
-            if value is not None:
-                row[name] = int(value) if name == "minute_estimated_time" and float(value).is_integer() else value
+            if value is not None:  # a float column holds whole minutes as 120.0: give validation the int
+                whole = name == "minute_estimated_time" and isinstance(value, float) and value.is_integer()
+                row[name] = int(value) if whole else value
         answers[t] = row
     return SignalTable(answers, interval_ms)
 

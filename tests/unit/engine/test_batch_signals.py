@@ -161,6 +161,16 @@ def test_bad_batch_results_are_errors_and_the_run_goes_on(errors, answer, messag
     assert "batch" in str(errors[0]) or errors[0].strategy_name == "batch"
 
 
+def test_text_in_a_number_column_is_a_validation_error_not_a_crash(errors):
+    add_synthetic_exchange("syn")
+    bt.add_frame(frame_name="f", interval="1m", start_date=DAY, end_date=DAY + 30 * M)
+    bt.add_strategy(strategy_name="batch", interval="1m", get_signals=lambda s, c: pd.DataFrame(
+        {"position": ["long"], "price_take_profit": [1e9], "price_stop_loss": [1.0], "minute_estimated_time": ["soon"]},
+        index=[DAY + 5 * M]))
+    assert list(bt.Backtest.run("BTCUSDT", strategy_name="batch", exchange_name="syn", frame_name="f")) == []
+    assert any(isinstance(e, SignalValidationError) and "minute_estimated_time" in str(e) for e in errors)
+
+
 def test_schema_needs_exactly_one_signal_function():
     with pytest.raises(SchemaValidationError, match="exactly one of get_signal and get_signals"):
         bt.add_strategy(strategy_name="none", interval="1m")
