@@ -201,11 +201,11 @@ class CandleStore:
                 n = k - k0
                 if not clean[k - g0] or (symbol, "1m", k) in self._blocks:
                     continue
-                part = tuple(col[bounds[n]:bounds[n + 1]] for col in cols)
-                self._blocks[(symbol, "1m", k)] = Block(k * span, part, int(counts[n]) == size, True, now)  # type: ignore[arg-type]
+                part: Columns = tuple(col[bounds[n]:bounds[n + 1]] for col in cols)  # type: ignore[assignment]
+                self._blocks[(symbol, "1m", k)] = Block(k * span, part, int(counts[n]) == size, True, now)
                 made.add(k)
                 if on_data is not None:
-                    call_user(on_data, symbol, "1m", k * span, size, Candles.view(part, 0, len(part[0])),  # type: ignore[arg-type]
+                    call_user(on_data, symbol, "1m", k * span, size, Candles.view(part, 0, len(part[0])),
                               where="on_candle_data", symbol=symbol)
             self._vwap_tables(symbol, cols, [k for k in range(g0, g1) if k in made and k - 1 in made])
 

@@ -44,7 +44,8 @@ def _sample_times(table: SignalTable, grid: np.ndarray, samples: int) -> list[in
     picked: set[int] = set()
     for pool, count in ((signals, samples - samples // 2), (grid, samples // 2)):
         if len(pool) and count:
-            picked.update(int(t) for t in pool[np.unique(np.linspace(0, len(pool) - 1, min(count, len(pool))).astype(int))])
+            spread = np.unique(np.linspace(0, len(pool) - 1, min(count, len(pool))).astype(int))
+            picked.update(int(t) for t in pool[spread])
     return sorted(picked)
 
 

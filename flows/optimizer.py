@@ -28,6 +28,7 @@ from flows.setup_loader import load_setup
 from flows.tasks import artifact_key
 
 WALKER_TIMEOUT_S = 6 * 3600
+LLM_THREADS = 8
 
 
 def is_transient(exc: BaseException | None) -> bool:
@@ -106,12 +107,12 @@ def optimizer_flow(setup: str, optimizer_name: str, symbol: str, run_walker: boo
     Returns the module path, the strategy count and the walker summary (ranking, report, error count)."""
     schema = check_optimizer(setup, optimizer_name)
     ranges, sources = range(len(schema.range_train)), range(len(schema.source))
-    with make_task_runner(task_runner) as runner:
-        rows = {(k, j): runner.submit(collect_source, {"setup": setup, "optimizer_name": optimizer_name, "symbol": symbol,
-                                                       "range_index": k, "source_index": j})
+    names = {"setup": setup, "optimizer_name": optimizer_name, "symbol": symbol}
+    # these tasks mostly wait on sources and on the model: more threads than CPUs pay off here
+    with make_task_runner(task_runner, max_workers=LLM_THREADS if task_runner == "thread" else None) as runner:
+        rows = {(k, j): runner.submit(collect_source, {**names, "range_index": k, "source_index": j})
                 for k in ranges for j in sources}
-        entries = [runner.submit(ask_llm, {"setup": setup, "optimizer_name": optimizer_name, "symbol": symbol,
-                                           "range_rows": [rows[(k, i)] for i in range(j + 1)]})
+        entries = [runner.submit(ask_llm, {**names, "range_rows": [rows[(k, i)] for i in range(j + 1)]})
                    for k in ranges for j in sources]
         module = write_module(setup, optimizer_name, symbol, [e.result() for e in entries], module_dir)
     summary = run_generated_walker(module, optimizer_name, report_dir) if run_walker else None

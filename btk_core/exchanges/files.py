@@ -73,7 +73,8 @@ def _read(path: Path) -> Columns:
         source = pq.ParquetFile(path)
         names = source.schema_arrow.names
         # one column at a time, kept as a read-only view of its arrow buffer: memory holds the data once
-        read = lambda f: source.read(columns=[f]).column(0).combine_chunks().to_numpy(zero_copy_only=False)  # noqa: E731
+        read = lambda f: (source.read(columns=[f]).column(0).combine_chunks()  # noqa: E731
+                          .to_numpy(zero_copy_only=False))
     else:
         import pyarrow.csv as pacsv
         table = pacsv.read_csv(path)

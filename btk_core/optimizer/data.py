@@ -86,7 +86,8 @@ def fetch_rows(schema: OptimizerSchema, symbol: str, range_index: int, source_in
     source = schema.source[source_index]
     name = source_name(source)
     fetch = _fetch_fn(source)
-    start, end = to_datetime(to_ms(train["start_date"], "start_date")), to_datetime(to_ms(train["end_date"], "end_date"))
+    start = to_datetime(to_ms(train["start_date"], "start_date"))
+    end = to_datetime(to_ms(train["end_date"], "end_date"))
     rows: dict[Any, dict[str, Any]] = {}
     gap, fetched = _RequestGap(), 0
     for page in range(MAX_ROWS // PAGE_SIZE):
@@ -131,7 +132,8 @@ def _text(fn: Callable[..., Any], where: str, *args: Any) -> str:
     return value
 
 
-def build_entry(schema: OptimizerSchema, symbol: str, range_rows: Sequence[Sequence[Mapping[str, Any]]]) -> OptimizerEntry:
+def build_entry(schema: OptimizerSchema, symbol: str,
+                range_rows: Sequence[Sequence[Mapping[str, Any]]]) -> OptimizerEntry:
     """The entry of the last source in ``range_rows`` (the rows of one train range's sources 0..j):
     its conversation (a user and an assistant message per source) and ``get_prompt``'s strategy."""
     messages: list[Message] = []
