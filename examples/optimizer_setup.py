@@ -64,10 +64,14 @@ def summary_source(timeframe: str) -> dict[str, Any]:
 def get_prompt(symbol: str, messages: list[dict[str, str]]) -> str:
     """Ask the model to turn what it read into a strategy the generated module will follow."""
     import ollama
-    client = ollama.Client(host=os.environ.get("OLLAMA_HOST"), timeout=300)
+    host = os.environ.get("OLLAMA_HOST")
+    client = ollama.Client(host=host, timeout=300)
     question = (f"From the {symbol} data above, write a short intraday trading strategy: when to go long, "
                 "when to go short, when to wait, and where to put take-profit and stop-loss. Plain text.")
-    answer = client.chat(model=MODEL, messages=[*messages, {"role": "user", "content": question}])
+    try:
+        answer = client.chat(model=MODEL, messages=[*messages, {"role": "user", "content": question}])
+    except ConnectionError as exc:  # the client's message does not say where it looked
+        raise ConnectionError(f"cannot reach Ollama at {host or 'http://127.0.0.1:11434'}: {exc}") from exc
     return answer.message.content or ""
 
 
