@@ -25,27 +25,30 @@ def messy_candles():
     return [col[keep] for col in (ts, o, h, l, c, v)]
 
 
-def register(name, cols, calls):
+def register(name, cols, calls, page=None):
+    """A source answering lists (so the store copies), at most ``page`` candles per call like an exchange API."""
     def get_candles(symbol, interval, since, limit):
         calls.append((since, limit))
         i0 = int(np.searchsorted(cols[0], since))
-        return [list(row) for row in zip(*(col[i0:i0 + limit].tolist() for col in cols))]
+        n = limit if page is None else min(limit, page)
+        return [list(row) for row in zip(*(col[i0:i0 + n].tolist() for col in cols))]
     bt.add_exchange(exchange_name=name, get_candles=get_candles)
 
 
-@pytest.mark.parametrize("block_size,group", [(50, 64), (50, 3), (250, 64), (1000, 64)])
-def test_prefetched_blocks_and_prices_equal_lazy_ones(block_size, group, errors, monkeypatch):
+@pytest.mark.parametrize("block_size,group,page", [(50, 64, None), (50, 3, None), (250, 64, 333), (1000, 64, None)])
+def test_prefetched_blocks_and_prices_equal_lazy_ones(block_size, group, page, errors, monkeypatch):
     monkeypatch.setattr("btk_core.candle_store.PREFETCH_GROUP", group)  # 3: many group edges
     cols = messy_candles()
     bt.set_config(CC_CANDLE_BLOCK_SIZE=block_size, CC_GET_CANDLES_RETRY_DELAY_MS=0)
     calls_a, calls_b = [], []
-    register("a", cols, calls_a)
-    register("b", cols, calls_b)
+    register("a", cols, calls_a, page)
+    register("b", cols, calls_b, page)
     eager, lazy = CandleStore(lookup("exchange", "a"), snapshot()), CandleStore(lookup("exchange", "b"), snapshot())
     t_from, t_to = int(cols[0][0]), int(cols[0][-1])
     eager.prefetch("BTCUSDT", t_from, t_to)
     span = block_size * 60_000
-    assert len(calls_a) <= 2  # one paged fetch (a second page after the gaps), whatever the block count
+    expected_pages = 2 if page is None else -(-MINUTES // page) + 1  # a second page after the gaps
+    assert len(calls_a) <= expected_pages  # one paged fetch, whatever the block count
     for k in range(t_from // span, t_to // span):
         x, y = eager.block("BTCUSDT", "1m", k), lazy.block("BTCUSDT", "1m", k)
         assert (x.start, x.complete, x.final) == (y.start, y.complete, y.final)
