@@ -4,7 +4,9 @@ can run them: each worker loads the setup by the same string and rebuilds the re
 
 The tasks after the backtests receive every pair's results; flows pass them wrapped in ``quote`` so that
 Prefect does not walk thousands of nested trade fields looking for futures, and those tasks never cache
-(they write files). Caching: ``run_backtest`` results are cached under a key made of the result format, the setup's
+(they write files).
+
+Caching: ``run_backtest`` results are cached under a key made of the result format, the setup's
 source, the pairs, the exchange, the frame and the whole config, for a day; a frame that reaches into
 the present is never cached (its candles are still arriving). ``run_backtest`` writes no files: it
 returns its data and the rendered texts of the store-based reports, and the uncached
@@ -20,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.setup_loader import load_setup, setup_digest
 
