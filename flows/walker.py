@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
-from flows.tasks import artifact_key
+from flows.tasks import artifact_key, check_batch_lookahead
 
 
 @task(name="run_walker")
@@ -29,14 +29,20 @@ def run_walker(setup: str, symbol: str, walker_name: str, report_dir: str) -> di
 
 @flow(name="btk-walker")
 def walker_flow(setup: str, symbols: list[str], walker_name: str, task_runner: str = "thread",
-                report_dir: str = "./dump") -> list[dict[str, Any]]:
-    """Compare the walker's strategies on every symbol; returns the best strategy per symbol."""
+                report_dir: str = "./dump", lookahead_samples: int = 50) -> list[dict[str, Any]]:
+    """Compare the walker's strategies on every symbol; returns the best strategy per symbol. Batch
+    strategies are first checked for look-ahead like in ``backtest_flow`` (0 skips the check)."""
     from btk_core.registry import lookup
     load_setup(setup)
-    lookup("walker", walker_name)
+    walker = lookup("walker", walker_name)
+    batch = [g for g in walker.strategies if lookup("strategy", g).get_signals is not None]
 
     @flow(name="btk-walker-symbols", task_runner=make_task_runner(task_runner))
     def per_symbol() -> list[dict[str, Any]]:
+        if lookahead_samples:
+            for check in [check_batch_lookahead.submit(setup, s, g, walker.exchange_name, walker.frame_name,
+                                                       lookahead_samples) for g in batch for s in symbols]:
+                check.result()
         return [f.result() for f in run_walker.map(setup, list(symbols), walker_name, report_dir)]
 
     return per_symbol()

@@ -180,3 +180,6 @@ def test_backtest_flow_checks_batch_strategies_for_look_ahead(prefect_harness, t
     assert summary["pairs"][0]["stats"]["total_signals"] > 0
     with pytest.raises(bt.LookAheadError, match="peeks on BTCUSDT: the signal at"):
         backtest_flow(setup, ["BTCUSDT"], ["honest", "peeks"], "syn", "day", report_dir=str(tmp_path))
+    from flows.walker import walker_flow
+    with pytest.raises(bt.LookAheadError, match="peeks on BTCUSDT"):
+        walker_flow(setup, ["BTCUSDT"], "batch-walker", report_dir=str(tmp_path))
