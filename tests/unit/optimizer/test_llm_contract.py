@@ -160,3 +160,9 @@ def test_flow_retries_only_transient_llm_errors():
     assert is_transient(wrap_user_error(ollama.ResponseError("busy", 503), where="get_prompt"))
     assert not is_transient(wrap_user_error(ollama.ResponseError("no model", 404), where="get_prompt"))
     assert not is_transient(ValueError("bad answer"))
+
+
+def test_the_fake_ignores_streaming_and_answers_one_chunk(fake_ollama):
+    """A streaming client still gets a valid answer (one NDJSON line with done=true)."""
+    chunks = list(ollama.Client(host=fake_ollama.host).chat(model="fake-model", messages=MARKET, stream=True))
+    assert len(chunks) == 1 and chunks[0].done and chunks[0].message.content.startswith("Strategy ")
