@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from btk_core import Candles, add_frame, add_strategy, get_candles, set_config
 from btk_core.exchanges import add_memory_exchange
@@ -45,7 +44,8 @@ def sma(values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def get_signals(symbol: str, candles: Candles) -> pd.DataFrame:
+def get_signals(symbol: str, candles: Candles) -> "pd.DataFrame":  # noqa: F821
+    import pandas as pd  # here, so that the event form's process never loads pandas
     close = candles.close
     fast, slow = sma(close, FAST), sma(close, SLOW)
     cross = np.zeros(len(close), dtype=bool)
