@@ -100,9 +100,9 @@ def table_from_frame(frame: Any, interval_ms: int, where: str) -> SignalTable:
     if len(misaligned):
         raise BtkError(f"{where}: decision times must be close times of the strategy's candles (multiples of "
                        f"{interval_ms // 60_000} min), got {iso(int(times[misaligned[0]]))}")
-    position = frame["position"].to_numpy(dtype=object)
-    keep = np.flatnonzero([p is not None and p == p and p != "" for p in position])
-    columns = [(c, frame[c].to_numpy(dtype=object)[keep]) for c in frame.columns]
+    keep = np.flatnonzero([p is not None and p == p and p != "" for p in frame["position"].tolist()])
+    rows = frame.iloc[keep]
+    columns = [(name, rows[name].tolist()) for name in rows.columns]  # Python values, converted in C
     answers = {}
     for n, t in enumerate(times[keep].tolist()):
         row = {}
