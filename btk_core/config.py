@@ -92,6 +92,7 @@ _ROWS: tuple[_Row, ...] = (
     _Row("CC_BACKTEST_MAX_SIGNALS", 0, NON_NEGATIVE_INT),
     _Row("CC_HEAT_MAX_TRADES_PER_SYMBOL", 0, NON_NEGATIVE_INT),
     _Row("CC_LIVE_TICK_TTL_MS", 60000, POSITIVE_INT),
+    _Row("CC_LIVE_HEARTBEAT_TICKS", 15, POSITIVE_INT),
     _Row("CC_CANDLE_BLOCK_SIZE", 1000, POSITIVE_INT),
     _Row("CC_PERSIST_BASE_DIR", "./dump/data",
          [(lambda v, c: isinstance(v, str) and v != "", "a non-empty str")]),

@@ -83,3 +83,36 @@ def to_ms(value: object, field: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise ValueError(f"{field} must be a datetime or int milliseconds, got {value!r}")
+
+
+def short_price(x: float | None) -> str:
+    """A price for a log line: six significant digits, at least two decimals, no currency."""
+    if x is None:
+        return NA
+    decimals = max(2, 5 - int(math.floor(math.log10(abs(x))))) if x else 2
+    return f"{x:,.{decimals}f}"
+
+
+def describe_result(result: object) -> str:
+    """One line in words for a live event: time, action, side, pair, short id and what matters for it
+    (entry, TP and SL of an opening; reason and PnL of a close; reason of a cancel)."""
+    action = getattr(result, "action", "?")
+    row = getattr(result, "signal", None)
+    at = getattr(result, "close_timestamp", None) or getattr(result, "timestamp", None)
+    when = iso(at)[:16] + "Z" if at is not None else NA
+    pair = f"{getattr(result, 'symbol', '?')} {getattr(result, 'strategy_name', '?')}"
+    if row is None:
+        return f"{when} {action} {pair}"
+    head = f"{when} {action} {row.position} {pair} {row.id[:8]}"
+    levels = f"TP {short_price(row.price_take_profit)}, SL {short_price(row.price_stop_loss)}"
+    if action == "opened":
+        return f"{head} at {short_price(row.price_open)} ({levels}, up to {row.minute_estimated_time} min)"
+    if action == "scheduled":
+        return f"{head}: limit entry {short_price(row.price_open)} ({levels})"
+    if action == "closed":
+        pnl = getattr(result, "pnl")
+        return (f"{head} by {getattr(result, 'close_reason')} at {short_price(pnl.price_close)} "
+                f"(entry {short_price(pnl.price_open)}), PnL {pct(pnl.pnl_percentage)}")
+    if action == "cancelled":
+        return f"{head}: {getattr(result, 'reason')}, limit entry {short_price(row.price_open)} never filled"
+    return head

@@ -34,15 +34,26 @@ class IdleResult(_Result):
     action: Literal["idle"] = "idle"
 
 
+class _Delivered:
+    """A result that notifies a state change (SPEC §20.2): ``delivery_id`` is the same on every
+    delivery of that change, so a consumer can deduplicate repeats after a restart."""
+
+    __slots__ = ()
+
+    @property
+    def delivery_id(self) -> str:
+        return f"{self.signal.id}:{self.action}"  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduledResult(_Result):
+class ScheduledResult(_Delivered, _Result):
     """A limit entry now waits for its price (``timestamp`` = ``scheduled_at``)."""
 
     action: Literal["scheduled"] = "scheduled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OpenedResult(_Result):
+class OpenedResult(_Delivered, _Result):
     """A position opened (``timestamp`` = ``pending_at``, ``current_price`` = ``price_open``)."""
 
     action: Literal["opened"] = "opened"
@@ -58,7 +69,7 @@ class ActiveResult(_Result):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ClosedResult(_Result):
+class ClosedResult(_Delivered, _Result):
     """A position closed by take profit, stop loss or time."""
 
     close_reason: Literal["take_profit", "stop_loss", "time_expired"]
@@ -68,7 +79,7 @@ class ClosedResult(_Result):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CancelledResult(_Result):
+class CancelledResult(_Delivered, _Result):
     """A waiting row that never became a position."""
 
     reason: Literal["timeout", "price_reject", "user", "risk_reject"]
@@ -92,6 +103,12 @@ class PartialContract:
     level: float
     backtest: bool
     timestamp: int
+    kind: Literal["profit", "loss"] = "profit"
+
+    @property
+    def delivery_id(self) -> str:
+        """``<signal id>:partial_<kind>:<level>``, identical across repeated deliveries (SPEC §20.2)."""
+        return f"{self.signal.id}:partial_{self.kind}:{self.level:g}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from .pnl import compute_pnl
 from .results import (ActiveResult, CancelledResult, ClosedResult, IdleResult, OpenedResult, PartialContract,
                       PingContract, ScheduledResult, TickResult)
 from .schemas import StrategySchema
+from .notices import Notice
 from .signals import SignalRow, build_row
 
 log = logging.getLogger("btk")
@@ -72,12 +73,25 @@ class NoRisk:
         pass
 
 
-class Persistence(Protocol):
-    """Where live writes the pair's state before a tick returns (implemented in ``persist/``)."""
+@dataclass(frozen=True, slots=True)
+class PairState:
+    """What live persists of a pair: its rows, the milestone levels fired by its position and the throttle
+    clock (SPEC §9.2, §20.1.2)."""
 
-    def write_pending(self, row: SignalRow | None) -> None: ...
-    def write_scheduled(self, row: SignalRow | None) -> None: ...
-    def write_partial(self, signal_id: str | None, profit: set[float], loss: set[float]) -> None: ...
+    pending: SignalRow | None
+    scheduled: SignalRow | None
+    fired_profit: frozenset[float]
+    fired_loss: frozenset[float]
+    last_call: int | None
+
+
+class Persistence(Protocol):
+    """Where live writes the pair's state (implemented in ``persist/state.py``). ``commit`` makes a change
+    and its notices durable in one atomic write before they are delivered; the live loop calls ``settle``
+    once the tick's results have been delivered and yielded (it also persists the throttle clock)."""
+
+    def commit(self, state: PairState, notices: tuple[Notice, ...]) -> None: ...
+    def settle(self, state: PairState) -> None: ...
 
 
 class PairMachine:
@@ -113,6 +127,8 @@ class PairMachine:
         self.cursor = 0
         self.last_call: int | None = None
         self.stopped = False
+        self.halted = False  # live: end after the current tick, leaving the state for the next run
+        self.recheck_activation = False  # a restored activated row re-checks its activation candle first
         self.cancel_request: tuple[str | None] | None = None
         self.fired_profit: set[float] = set()
         self.fired_loss: set[float] = set()
@@ -127,6 +143,23 @@ class PairMachine:
         """SPEC §4.3: no row held, not stopped, and the throttle interval has passed."""
         return (self.pending is None and self.scheduled is None and not self.stopped
                 and (self.last_call is None or when - self.last_call >= self.interval_ms))
+
+    def snapshot(self) -> PairState:
+        return PairState(self.pending, self.scheduled, frozenset(self.fired_profit), frozenset(self.fired_loss),
+                         self.last_call)
+
+    def restore(self, state: PairState) -> None:
+        """Adopt a persisted state (SPEC §9.4, §20.1): a position is evaluated again from ``pending_at`` — an
+        activated one from its activation candle, with that candle's rules — and a waiting row from
+        ``scheduled_at``, so no candle whose checks may not have completed before a kill is skipped; fired
+        milestone levels stay fired."""
+        self.last_call = state.last_call
+        if state.pending is not None:
+            self.pending, self.cursor = state.pending, state.pending.pending_at
+            self.fired_profit, self.fired_loss = set(state.fired_profit), set(state.fired_loss)
+            self.recheck_activation = state.pending.pending_at > state.pending.scheduled_at
+        elif state.scheduled is not None:
+            self.scheduled, self.cursor = state.scheduled, state.scheduled.scheduled_at
 
     def idle_observed(self) -> bool:
         """Does anybody see idle results? If not, non-due steps may be skipped (SPEC §7.2)."""
@@ -235,10 +268,7 @@ class PairMachine:
         self.cursor = when
         if row.is_scheduled:
             self.scheduled = row
-            if self.persistence:
-                self.persistence.write_scheduled(row)
-            self._callback("on_schedule", row, current_price, self.backtest)
-            self._publish(ScheduledResult(**self._result_fields(current_price, row, when)))
+            self._commit((Notice("scheduled", row, current_price, when),))
         else:
             self._open(row, when)
 
@@ -288,34 +318,63 @@ class PairMachine:
             self._loop = None
 
     # ---- transitions ----------------------------------------------------------------
-    def _open(self, row: SignalRow, at: int, *, activated: bool = False) -> None:
+    def _commit(self, notices: tuple[Notice, ...], *, closed_early: bool = False) -> None:
+        """Deliver the notices of a state change just made. Live first makes the change and the notices
+        durable in one write (SPEC §20.2); their record is cleared when the tick ends."""
+        if self.persistence is not None:
+            self.persistence.commit(self.snapshot(), notices)
+        for notice in notices:
+            self.deliver(notice, closed_early=closed_early)
+
+    def deliver(self, notice: Notice, *, closed_early: bool = False) -> None:
+        """The callbacks, events and result of one notice, in the order of §4.6 (also used to deliver
+        again, after a restart, what a killed process had not delivered)."""
+        kind, row, price, bt = notice.kind, notice.row, notice.price, self.backtest
+        if kind == "opened":
+            self._callback("on_write", row, bt)
+            self._callback("on_open", row, price, bt)
+            self._publish(OpenedResult(**self._result_fields(price, row, notice.at)))
+        elif kind == "closed":
+            if not closed_early:
+                self._callback("on_close", row, price, bt)
+            self._callback("on_write", None, bt)
+            self._publish(ClosedResult(**self._result_fields(price, row, notice.at),
+                                       close_reason=notice.close_reason,  # type: ignore[arg-type]
+                                       close_timestamp=notice.at, pnl=notice.pnl))  # type: ignore[arg-type]
+        elif kind == "scheduled":
+            self._callback("on_schedule", row, price, bt)
+            self._publish(ScheduledResult(**self._result_fields(price, row, notice.at)))
+        elif kind == "cancelled":
+            self._callback("on_cancel", row, price, bt)
+            self._publish(CancelledResult(**self._result_fields(price, row, notice.at),
+                                          reason=notice.reason,  # type: ignore[arg-type]
+                                          close_timestamp=notice.at, cancel_id=notice.cancel_id))
+        else:
+            side = "profit" if kind == "partial_profit" else "loss"
+            topic = events.partial_profit if side == "profit" else events.partial_loss
+            if topic.listeners:
+                topic.emit(PartialContract(self.symbol, self.strategy_name, self.exchange_name, row, price,
+                                           notice.level, bt, notice.at, side))  # type: ignore[arg-type]
+            self._callback(f"on_partial_{side}", row, price, notice.level, bt)
+
+    def _open(self, row: SignalRow, at: int) -> None:
         self.pending = row
         self.fired_profit, self.fired_loss = set(), set()
         self.risk.add(self, row, at)
-        if self.persistence:
-            self.persistence.write_pending(row)
-            if activated:  # SPEC §5.4 1b: the pending store first, then the schedule store cleared
-                self.persistence.write_scheduled(None)
-        self._callback("on_write", row, self.backtest)
-        self._callback("on_open", row, row.price_open, self.backtest)
-        self._publish(OpenedResult(**self._result_fields(row.price_open, row, row.pending_at)))
+        self._commit((Notice("opened", row, row.price_open, row.pending_at),))
 
     def _close(self, reason: str, price: float, close_ts: int) -> None:
         row = self.pending
         assert row is not None
         pnl = compute_pnl(row.position, row.price_open, price, fee_percent=self.cfg.CC_PERCENT_FEE,
                           slippage_percent=self.cfg.CC_PERCENT_SLIPPAGE)
-        self._callback("on_close", row, price, self.backtest)  # SPEC §9.3: on_close first, then the writes
+        early = self.persistence is None
+        if early:  # SPEC §5.3: a backtest's on_close still sees the position held; live commits first (§20.2)
+            self._callback("on_close", row, price, self.backtest)
         self.fired_profit, self.fired_loss = set(), set()
-        if self.persistence:
-            self.persistence.write_partial(None, set(), set())
         self.risk.remove(self, row)
         self.pending = None
-        if self.persistence:
-            self.persistence.write_pending(None)
-        self._callback("on_write", None, self.backtest)
-        self._publish(ClosedResult(**self._result_fields(price, row, close_ts), close_reason=reason,
-                                   close_timestamp=close_ts, pnl=pnl))
+        self._commit((Notice("closed", row, price, close_ts, close_reason=reason, pnl=pnl),), closed_early=early)
 
     def _cancel(self, reason: str, close_ts: int, cancel_id: str | None = None) -> None:
         row = self.scheduled
@@ -323,23 +382,14 @@ class PairMachine:
         current_price = self._vwap_or_none(close_ts)  # SPEC §19.16: cancel even without a price
         self.scheduled = None
         self.cancel_request = None
-        if self.persistence:
-            self.persistence.write_scheduled(None)
-        self._callback("on_cancel", row, current_price, self.backtest)
-        self._publish(CancelledResult(**self._result_fields(current_price, row, close_ts), reason=reason,
-                                      close_timestamp=close_ts, cancel_id=cancel_id))
+        self._commit((Notice("cancelled", row, current_price, close_ts, reason=reason, cancel_id=cancel_id),))
 
     def _fire(self, kind: str, level: float, price: float, at: int) -> None:
         row = self.pending
         assert row is not None
         (self.fired_profit if kind == "profit" else self.fired_loss).add(level)
-        if self.persistence:
-            self.persistence.write_partial(row.id, self.fired_profit, self.fired_loss)
-        topic = events.partial_profit if kind == "profit" else events.partial_loss
-        if topic.listeners:
-            topic.emit(PartialContract(self.symbol, self.strategy_name, self.exchange_name, row, price, level,
-                                       self.backtest, at))
-        self._callback(f"on_partial_{kind}", row, price, level, self.backtest)
+        self._commit((Notice("partial_profit" if kind == "profit" else "partial_loss", row, price, at,
+                             level=level),))
 
     def partials_observed(self) -> bool:
         """Milestones are only computed when somebody sees them (events, callbacks, or live state)."""
@@ -363,6 +413,8 @@ class PairMachine:
         before the failure stays processed."""
         if self.scheduled is not None:
             self.advance_waiting(horizon)
+        if self.recheck_activation and self.pending is not None:
+            self._recheck_activation_candle()
         if self.pending is not None:
             for item in self.position_plan(horizon):
                 if item.kind == "error":
@@ -488,15 +540,32 @@ class PairMachine:
             return
         position = replace(row, pending_at=at, is_scheduled=False)
         self.scheduled = None
-        self._open(position, at, activated=True)
+        self._open(position, at)
+        self._activation_candle(position, at, high, low)
+
+    def _activation_candle(self, position: SignalRow, at: int, high: float, low: float) -> None:
+        """The activation candle measures the stop loss and losses only (SPEC §5.4 1c)."""
         if stop_loss_on(position, high, low):
             self._close("stop_loss", position.price_stop_loss, at)
             return
-        if self.partials_observed():  # the activation candle measures losses only (SPEC §5.4 1c)
+        if self.partials_observed():
             found = milestones(position, _one(high), _one(low), profit_levels=(),
                                loss_levels=self.cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
                                fired_loss=self.fired_loss, profit=False)
             self._fire_all(found, _one(at - MINUTE_MS))
+
+    def _recheck_activation_candle(self) -> None:
+        """A restored activated position checks its activation candle again (SPEC §20.1.1): a kill may have
+        come between the activation's write and that candle's checks; fired levels are not fired twice."""
+        position = self.pending
+        assert position is not None
+        start = position.pending_at - MINUTE_MS
+        candles = [(h[0], lo[0]) for ts, _o, h, lo, _c, _v in self.store.iter_window(self.symbol, "1m", start, start + 1)
+                   if len(ts)]  # raises CandleDataError when it cannot be read: the check stays due
+        self.recheck_activation = False
+        if candles:
+            self._focus(position.pending_at)
+            self._activation_candle(position, position.pending_at, float(candles[0][0]), float(candles[0][1]))
 
 
 def _one(x: Any) -> np.ndarray:

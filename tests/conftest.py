@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from btk_core import clock, config, events, registry
+from btk_core.persist import reset_persist_adapters
 from btk_core.modes.backtest import Backtest
 from btk_core.modes.live import Live
 from btk_core.modes.walker import Walker
@@ -38,6 +39,7 @@ def clean_state():
     config.reset_config()
     events.reset_listeners()
     clock.set_clock()
+    reset_persist_adapters()
     yield
     registry.clear_registry()
     config.reset_config()

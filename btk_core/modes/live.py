@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from .. import clock, events
 from ..candle_store import CandleStore
@@ -20,10 +20,12 @@ from ..errors import CandleDataError
 from ..events import emit_error
 from ..guard import call_user
 from ..perf import PerfTimer
+from ..fmt import describe_result, iso, short_price
+from ..persist.lock import PairLock
 from ..persist.state import LiveRiskBooks, PairPersistence
 from ..registry import lookup
 from ..reports import stores as report_stores
-from ..results import CancelledResult, ClosedResult, DoneContract, OpenedResult, RunStatus
+from ..results import CancelledResult, ClosedResult, DoneContract, OpenedResult, RunStatus, ScheduledResult
 from ..risk import RISK_EVENTS, ActivePosition, RiskContract, RiskGate
 from ..runs import RunRegistry
 from ..signals import SignalRow
@@ -50,23 +52,33 @@ class LiveApi(PairModeApi):
         self._risk = LiveRiskBooks()
 
     def run(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Iterator[Yielded]:
-        """Tick the pair until it is stopped; yields every ``opened``, ``closed`` and ``cancelled`` result."""
+        """Tick the pair until it is stopped; yields every ``opened``, ``closed`` and ``cancelled`` result.
+
+        The pair's lock is taken here, before the first tick: a second run of the same pair, in this
+        process or another one sharing ``CC_PERSIST_BASE_DIR``, fails at once with ``AlreadyRunningError``
+        naming the holder (SPEC §20.1.4)."""
         strategy = lookup("strategy", strategy_name)
         exchange = lookup("exchange", exchange_name)
         for risk_name in strategy.risk_names:
             lookup("risk", risk_name)
         key = (symbol, strategy_name)
         self._runs.claim([key])
-        return self._loop(symbol, strategy, exchange)
+        lock = PairLock(snapshot().CC_PERSIST_BASE_DIR, symbol, strategy_name)
+        try:
+            lock.acquire()
+        except BaseException:
+            self._runs.release(key, "failed")
+            raise
+        return self._loop(symbol, strategy, exchange, lock)
 
-    def _loop(self, symbol, strategy, exchange) -> Iterator[Yielded]:
+    def _loop(self, symbol: str, strategy: Any, exchange: Any, lock: PairLock) -> Iterator[Yielded]:
         key = (symbol, strategy.strategy_name)
         status = "failed"
         try:
             cfg = snapshot()
             base_dir = cfg.CC_PERSIST_BASE_DIR
             ctx = RunContext(store=CandleStore(exchange, cfg), cfg=cfg, exchange=exchange, backtest=False)
-            persistence = PairPersistence(symbol, strategy.strategy_name, base_dir)
+            persistence = PairPersistence(symbol, strategy.strategy_name, exchange.exchange_name, base_dir)
             gate = None
             if strategy.risk_names:
                 self._risk.prepare(strategy.risk_names, base_dir, cfg)
@@ -78,9 +90,12 @@ class LiveApi(PairModeApi):
             wakeup.clear()
             report_stores.LIVE.clear(symbol, strategy.strategy_name)
             with run_context(ctx):
-                self._restore(machine, persistence)
+                adopted = self._restore(machine, persistence)
+                log.info("live %s %s on %s: tick %s s, state in %s; %s", symbol, strategy.strategy_name,
+                         exchange.exchange_name, f"{cfg.CC_LIVE_TICK_TTL_MS / 1000:g}", base_dir, adopted)
                 perf = PerfTimer(symbol, strategy.strategy_name, exchange.exchange_name, False)
                 previous: int | None = None
+                ticks = 0
                 while True:
                     when = clock.now()
                     if previous is not None and when < previous:
@@ -89,14 +104,32 @@ class LiveApi(PairModeApi):
                     self._tick(machine, when)
                     perf.emit("live_tick", started)
                     previous = when
+                    ticks += 1
                     finals = [r for r in machine.outbox if isinstance(r, (OpenedResult, ClosedResult, CancelledResult))]
+                    for result in machine.outbox:
+                        if isinstance(result, (ScheduledResult, OpenedResult, ClosedResult, CancelledResult)):
+                            log.info("%s", describe_result(result))
                     machine.outbox.clear()
-                    yield from finals
-                    if machine.stopped and not machine.holds:
+                    for k, result in enumerate(finals):
+                        try:
+                            yield result
+                        except GeneratorExit:  # closed by the consumer: settled once it has had them all
+                            if k == len(finals) - 1:
+                                persistence.settle(machine.snapshot())
+                            raise
+                    persistence.settle(machine.snapshot())  # delivered and yielded (SPEC §20.2)
+                    if machine.halted or (machine.stopped and not machine.holds):
                         break
+                    if ticks % cfg.CC_LIVE_HEARTBEAT_TICKS == 0:
+                        log.info("live %s %s: alive at %s after %d ticks; %s", symbol, strategy.strategy_name,
+                                 iso(when), ticks, _holding(machine))
                     clock.wait(cfg.CC_LIVE_TICK_TTL_MS / 1000, wakeup)
+            if machine.halted:
+                log.info("live %s %s halted; %s stays in the stores for the next run", symbol,
+                         strategy.strategy_name, _holding(machine))
             status = "done"
         finally:
+            lock.release()
             machine = self._machines.get(key)
             if machine is not None:
                 machine.close()
@@ -104,7 +137,7 @@ class LiveApi(PairModeApi):
             self._runs.release(key, status)
             events.done_live.emit(DoneContract(exchange.exchange_name, strategy.strategy_name, False, symbol))
 
-    def _sink(self, cfg) -> Callable[[object], None]:
+    def _sink(self, cfg: Any) -> Callable[[object], None]:
         def record(item: object) -> None:
             if isinstance(item, RiskContract):
                 RISK_EVENTS.add((item.symbol, item.strategy_name, False), item, cfg.CC_RISK_MAX_EVENTS)
@@ -112,22 +145,33 @@ class LiveApi(PairModeApi):
                 report_stores.record_result(item, cfg)
         return record
 
-    def _restore(self, machine: PairMachine, persistence: PairPersistence) -> None:
-        """SPEC §9.4: adopt the pair's own rows, reconcile its risk key; nothing is re-emitted."""
-        owner = (machine.symbol, machine.strategy_name, machine.exchange_name)
-        pending, scheduled, fired = persistence.restore(machine.cfg, owner)
-        now = clock.now()
-        if pending is not None:
-            machine.pending, machine.cursor = pending, pending.pending_at
-            machine.fired_profit, machine.fired_loss = fired
-            self._callback(machine, "on_active", pending, machine._vwap_or_none(now))
-        elif scheduled is not None:
-            machine.scheduled, machine.cursor = scheduled, scheduled.scheduled_at
-            self._callback(machine, "on_schedule", scheduled, machine._vwap_or_none(now))
+    def _restore(self, machine: PairMachine, persistence: PairPersistence) -> str:
+        """SPEC §9.4, §20.1, §20.2: adopt the pair's own state, reconcile its risk key, deliver again what a
+        killed run had not delivered (in order, before the first step); restored rows are not re-emitted.
+        Returns what was adopted, in words."""
+        restored = persistence.restore(machine.cfg)
+        machine.restore(restored.state)
+        pending, scheduled = restored.state.pending, restored.state.scheduled
         if machine.strategy.risk_names:
             own = (lambda: ActivePosition(machine.strategy_name, machine.symbol, machine.exchange_name, pending,
                                           pending.pending_at)) if pending is not None else (lambda: None)
             self._risk.reconcile(machine.strategy.risk_names, own, f"{machine.strategy_name}:{machine.symbol}")
+        for notice in restored.undelivered:  # yielded with the first tick, which then clears their record
+            log.info("delivering again after a restart: %s", notice.delivery_id)
+            machine.deliver(notice)
+        now = clock.now()
+        if pending is not None:
+            self._callback(machine, "on_active", pending, machine._vwap_or_none(now))
+        elif scheduled is not None:
+            self._callback(machine, "on_schedule", scheduled, machine._vwap_or_none(now))
+        return "adopted " + _holding(machine) if machine.holds else "nothing to adopt, flat"
+
+    # ---- control --------------------------------------------------------------------
+    def background(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Callable[[], None]:
+        """Run in a daemon thread; returns a function that stops the run."""
+        handle = self.run(symbol, strategy_name=strategy_name, exchange_name=exchange_name)
+        consume_in_background(handle, f"live-{symbol}-{strategy_name}")
+        return lambda: self.stop(symbol, strategy_name)
 
     @staticmethod
     def _callback(machine: PairMachine, name: str, row: SignalRow, price: float | None) -> None:
@@ -157,11 +201,16 @@ class LiveApi(PairModeApi):
             machine.idle_step(when)
 
     # ---- control --------------------------------------------------------------------
-    def background(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Callable[[], None]:
-        """Run in a daemon thread; returns a function that stops the run."""
-        handle = self.run(symbol, strategy_name=strategy_name, exchange_name=exchange_name)
-        consume_in_background(handle, f"live-{symbol}-{strategy_name}")
-        return lambda: self.stop(symbol, strategy_name)
+    def halt(self, symbol: str, strategy_name: str) -> None:
+        """End the run after the current tick (at once when it is sleeping), leaving every row where it is:
+        an open position and a waiting entry stay in the stores and the next run adopts them (Ctrl-C and a
+        cancelled flow run; unlike ``stop``, nothing is cancelled or waited for)."""
+        machine = self._machines.get((symbol, strategy_name))
+        if machine is not None:
+            machine.halted = True
+        wakeup = self._wakeups.get((symbol, strategy_name))
+        if wakeup is not None:
+            wakeup.set()
 
     def stop(self, symbol: str, strategy_name: str) -> None:
         """No new signals; a waiting row is cancelled at the next tick; a position runs to its close (§9.6)."""
@@ -192,6 +241,16 @@ class LiveApi(PairModeApi):
 
     def list(self) -> list[RunStatus]:
         return self._runs.listing()
+
+
+def _holding(machine: PairMachine) -> str:
+    """What the pair holds, in words, for the start, heartbeat and halt lines."""
+    row = machine.pending or machine.scheduled
+    if row is None:
+        return "flat"
+    what = "open position" if machine.pending is not None else "waiting limit entry"
+    return (f"{what} {row.position} {row.id[:8]} entry {short_price(row.price_open)}, TP "
+            f"{short_price(row.price_take_profit)}, SL {short_price(row.price_stop_loss)}")
 
 
 Live = LiveApi()

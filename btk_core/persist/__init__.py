@@ -1,9 +1,11 @@
-"""Pluggable persistence of live state (SPEC §9.2, §9.7).
+"""Pluggable persistence of live state (SPEC §9.2, §9.7, §20.2).
 
 Four stores — ``signal`` (pending row), ``schedule`` (waiting row), ``risk`` (positions per
 risk profile) and ``partial`` (fired milestone levels) — each written through a
-:class:`PersistBase` adapter. Every adapter gives the same guarantee as the file adapter:
-after a crash a value is either the old or the new one, never torn.
+:class:`PersistBase` adapter, plus the pair ``journal``: the pair's whole state, its throttle clock and
+the notifications of a change not yet delivered, written in one atomic write before the other stores
+(it uses the ``signal`` store's adapter unless one is set for it). Every adapter gives the same
+guarantee as the file adapter: after a crash a value is either the old or the new one, never torn.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import json
 import threading
 from typing import Any, Callable, Iterator, Protocol
 
-STORES = ("signal", "schedule", "risk", "partial")
+STORES = ("signal", "schedule", "risk", "partial", "journal")
 
 
 class PersistBase(Protocol):
@@ -41,7 +43,7 @@ def _file_factory(entity_name: str, base_dir: str) -> PersistBase:
 
 
 _lock = threading.Lock()
-_factories: dict[str, Factory] = {store: _file_factory for store in STORES}
+_factories: dict[str, Factory] = {store: _file_factory for store in STORES if store != "journal"}
 
 
 def use_persist_adapter(store: str, factory: Factory | None) -> None:
@@ -51,13 +53,41 @@ def use_persist_adapter(store: str, factory: Factory | None) -> None:
     if factory is not None and not callable(factory):
         raise TypeError(f"factory must be callable or None, got {factory!r}")
     with _lock:
-        _factories[store] = factory or _file_factory
+        if store == "journal" and factory is None:
+            _factories.pop(store, None)  # back to following the signal store
+        else:
+            _factories[store] = factory or _file_factory
+
+
+def reset_persist_adapters() -> None:
+    """Every store back on the file adapter (tests; a fresh process starts like this)."""
+    with _lock:
+        _factories.clear()
+        _factories.update({store: _file_factory for store in STORES if store != "journal"})
 
 
 def open_store(store: str, entity_name: str, base_dir: str) -> PersistBase:
     """An initialised adapter for ``<base_dir>/<store>/<entity_name>``."""
     with _lock:
-        factory = _factories[store]
+        factory = _factories.get(store) or _factories["signal"]
     adapter = factory(entity_name, f"{base_dir.rstrip('/')}/{store}")
     adapter.wait_for_init(True)
     return adapter
+
+
+def move_aside(adapter: PersistBase, entity_id: str, kind: str, why: str) -> None:
+    """Keep an unusable value under another id (``<id>.<kind>-<now ms>``) and report it with
+    ``PersistCorruptError`` (SPEC §9.5): never deleted. The built-in adapters move it in one step; any
+    other adapter gets a copy under the new id, then the old id removed."""
+    own = getattr(adapter, "move_aside", None)
+    if own is not None:
+        own(entity_id, kind, why)
+        return
+    from .. import clock
+    from ..errors import PersistCorruptError
+    from ..events import emit_error
+    aside = f"{entity_id}.{kind}-{clock.now()}"
+    adapter.write_value(aside, adapter.read_value(entity_id))
+    adapter.remove_value(entity_id)
+    emit_error(PersistCorruptError(f"state value {entity_id} is {kind} ({why}); moved to {aside}",
+                                   store=type(adapter).__name__, path=entity_id, cause=why))

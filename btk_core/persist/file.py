@@ -50,12 +50,21 @@ class FilePersist:
         except (ValueError, UnicodeDecodeError) as exc:
             self.move_aside(entity_id, "corrupt", f"not valid JSON ({exc})")
             return None
+        except OSError as exc:  # a directory, a permission, an I/O error where the file should be
+            self.move_aside(entity_id, "corrupt", f"unreadable ({type(exc).__name__}: {exc})")
+            return None
 
     def move_aside(self, entity_id: str, kind: str, why: str) -> str:
         """Rename the entity's file to ``<file>.<kind>-<now ms>`` and report it (``kind``: corrupt/foreign)."""
         path = self.path(entity_id)
         aside = path.with_name(f"{path.name}.{kind}-{clock.now()}")
-        os.replace(path, aside)
+        try:
+            os.replace(path, aside)
+        except OSError as exc:
+            emit_error(PersistCorruptError(f"state file {path} is {kind} ({why}) and could not be moved aside: "
+                                           f"{type(exc).__name__}: {exc}", store=str(self.directory),
+                                           path=str(path), cause=why))
+            return str(path)
         emit_error(PersistCorruptError(f"state file {path} is {kind} ({why}); moved to {aside}",
                                        store=str(self.directory), path=str(path), cause=why))
         return str(aside)

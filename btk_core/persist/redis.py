@@ -9,6 +9,9 @@ import json
 from pathlib import PurePosixPath
 from typing import Any, Callable, Iterator
 
+from .. import clock
+from ..errors import PersistCorruptError
+from ..events import emit_error
 from . import encode
 
 
@@ -26,8 +29,23 @@ class RedisPersist:
         return self.namespace + entity_id
 
     def read_value(self, entity_id: str) -> Any:
+        """The stored value, or ``None`` when there is none (or it was not JSON and was moved aside)."""
         raw = self.client.get(self.key(entity_id))
-        return None if raw is None else json.loads(raw)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            self.move_aside(entity_id, "corrupt", f"not valid JSON ({exc})")
+            return None
+
+    def move_aside(self, entity_id: str, kind: str, why: str) -> str:
+        """``RENAME`` the key to ``<key>.<kind>-<now ms>`` (atomic) and report it (SPEC §9.5)."""
+        key, aside = self.key(entity_id), self.key(f"{entity_id}.{kind}-{clock.now()}")
+        self.client.rename(key, aside)
+        emit_error(PersistCorruptError(f"state key {key} is {kind} ({why}); moved to {aside}",
+                                       store=self.namespace, path=key, cause=why))
+        return aside
 
     def has_value(self, entity_id: str) -> bool:
         return bool(self.client.exists(self.key(entity_id)))

@@ -7,6 +7,9 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+from .. import clock
+from ..errors import PersistCorruptError
+from ..events import emit_error
 from . import encode
 
 
@@ -42,8 +45,25 @@ class SqlitePersist:
         return rows
 
     def read_value(self, entity_id: str) -> Any:
+        """The stored value, or ``None`` when there is none (or it was not JSON and was moved aside)."""
         rows = self._run("SELECT value FROM state WHERE entity_name = ? AND entity_id = ?", self.entity_name, entity_id)
-        return json.loads(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        try:
+            return json.loads(rows[0][0])
+        except ValueError as exc:
+            self.move_aside(entity_id, "corrupt", f"not valid JSON ({exc})")
+            return None
+
+    def move_aside(self, entity_id: str, kind: str, why: str) -> str:
+        """Rename the row's id to ``<id>.<kind>-<now ms>`` in one transaction and report it (SPEC §9.5)."""
+        aside = f"{entity_id}.{kind}-{clock.now()}"
+        self._run("UPDATE state SET entity_id = ? WHERE entity_name = ? AND entity_id = ?",
+                  aside, self.entity_name, entity_id)
+        where = f"{self.file}:{self.entity_name}/"
+        emit_error(PersistCorruptError(f"state row {where}{entity_id} is {kind} ({why}); moved to {where}{aside}",
+                                       store=str(self.file), path=f"{where}{entity_id}", cause=why))
+        return aside
 
     def has_value(self, entity_id: str) -> bool:
         return bool(self._run("SELECT 1 FROM state WHERE entity_name = ? AND entity_id = ?",

@@ -1,14 +1,19 @@
 """A live run that may be killed at any instant (driven by test_live_crash.py).
 
-Time comes from a clock file advanced once per completed tick, so a restarted process re-runs at
-most the tick it was killed in; trades are recorded by ``on_close``, idempotent by signal id. The
-strategy runs on a 1m interval: the throttle clock is not one of the persisted stores (SPEC §9.2), so
-after a restart a flat pair is due at once, and only a 1m strategy decides at the same ticks whether
-or not it was restarted.
+Time comes from a clock file advanced once per completed tick, so a restarted process re-runs at most the
+tick it was killed in. The strategy (5m, so the persisted throttle clock matters) alternates market entries
+and limit entries that activate, time out or are rejected by price; positions fire profit and loss
+milestones. Every notification is appended to ``delivered.log`` by its callback (at least once: repeats
+allowed); trades are recorded by ``on_close``, idempotent by signal id.
+
+With ``BTK_KILL_AT_WRITE=N`` the process kills itself with SIGKILL just before its N-th state write (any
+store), which puts a kill between every two steps of a change: before its commit, between the commit and
+the stores, between the stores, and after the callbacks but before the record of their delivery.
 Usage: python live_crash_child.py STATE_DIR ADAPTER START_MS END_MS [REDIS_URL]
 """
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -17,7 +22,9 @@ from btk_core import clock
 from btk_core.exchanges import add_synthetic_exchange
 
 state, adapter, start, end = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-clock_file, trades_file = state / "clock", state / "trades.json"
+clock_file, trades_file, delivered_file = state / "clock", state / "trades.json", state / "delivered.log"
+kill_at_write = int(os.environ.get("BTK_KILL_AT_WRITE", "0"))
+STORES = ("signal", "schedule", "risk", "partial", "journal")
 
 
 def read_json(path, default):
@@ -40,36 +47,76 @@ def sleep(seconds):
         bt.Live.stop("BTCUSDT", "crashy")
 
 
-def on_close(symbol, signal, price, backtest):
+def deliver(delivery_id):
+    with open(delivered_file, "a") as f:
+        f.write(delivery_id + "\n")
+
+
+def on_close(symbol, row, price, backtest):
+    deliver(f"{row.id}:closed")
     trades = read_json(trades_file, [])
-    if all(t["id"] != signal.id for t in trades):
-        trades.append({"id": signal.id, "pending_at": signal.pending_at, "price": price})
+    if all(t["id"] != row.id for t in trades):
+        trades.append({"id": row.id, "pending_at": row.pending_at, "price_open": row.price_open, "price": price})
         replace(trades_file, json.dumps(trades))
 
 
+CALLBACKS = {
+    "on_open": lambda symbol, row, price, backtest: deliver(f"{row.id}:opened"),
+    "on_schedule": lambda symbol, row, price, backtest: deliver(f"{row.id}:scheduled"),
+    "on_cancel": lambda symbol, row, price, backtest: deliver(f"{row.id}:cancelled"),
+    "on_partial_profit": lambda symbol, row, price, level, backtest: deliver(f"{row.id}:partial_profit:{level:g}"),
+    "on_partial_loss": lambda symbol, row, price, level, backtest: deliver(f"{row.id}:partial_loss:{level:g}"),
+    "on_close": on_close,
+}
+
+
 def get_signal(symbol, when):
-    minute = int(when.timestamp() * 1000)
+    minute = int(when.timestamp() * 1000) // 60000
     price = bt.get_average_price(symbol)
-    return {"id": f"{symbol}-{minute}", "position": "long" if (minute // 300000) % 2 else "short",
-            "price_take_profit": price * (1.006 if (minute // 300000) % 2 else 0.994),
-            "price_stop_loss": price * (0.994 if (minute // 300000) % 2 else 1.006), "minute_estimated_time": 60}
+    long = (minute // 5) % 2 == 0
+    sign = 1 if long else -1
+    row = {"id": f"{symbol}-{minute}", "position": "long" if long else "short",
+           "price_take_profit": price * (1 + sign * 0.006), "price_stop_loss": price * (1 - sign * 0.006),
+           "minute_estimated_time": 90}
+    if (minute // 10) % 3 == 1:  # a limit entry away from the price: activates, or times out when far
+        entry = price * (1 - sign * (0.0015 if (minute // 30) % 2 else 0.005))
+        row.update(price_open=entry, price_take_profit=entry * (1 + sign * 0.006),
+                   price_stop_loss=entry * (1 - sign * 0.006))
+    return row
+
+
+class KillBeforeWrite:
+    """An adapter whose N-th write (counted over every store of the process) never starts: SIGKILL."""
+
+    writes = 0
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def write_value(self, entity_id, value):
+        KillBeforeWrite.writes += 1
+        if KillBeforeWrite.writes == kill_at_write:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.inner.write_value(entity_id, value)
 
 
 clock.set_clock(lambda: now[0], sleep)
-bt.set_config(CC_PERSIST_BASE_DIR=str(state / "data"))
+bt.set_config(CC_PERSIST_BASE_DIR=str(state / "data"), CC_SCHEDULE_AWAIT_MINUTES=20)
 if adapter == "sqlite":
-    from btk_core.persist.sqlite import sqlite_factory
-    for store in ("signal", "schedule", "risk", "partial"):
-        bt.use_persist_adapter(store, sqlite_factory)
+    from btk_core.persist.sqlite import sqlite_factory as factory
 elif adapter == "redis":
     from btk_core.persist.redis import redis_factory
     factory = redis_factory(sys.argv[5], prefix="crash:")
-    for store in ("signal", "schedule", "risk", "partial"):
-        bt.use_persist_adapter(store, factory)
+else:
+    from btk_core.persist.file import FilePersist as factory
+for store in STORES:
+    bt.use_persist_adapter(store, lambda name, base, f=factory: KillBeforeWrite(f(name, base)))
 add_synthetic_exchange("syn")
 bt.add_risk(risk_name="book", validations=[lambda p: None])
-bt.add_strategy(strategy_name="crashy", interval="1m", get_signal=get_signal, risk_name="book",
-                callbacks={"on_close": on_close})
+bt.add_strategy(strategy_name="crashy", interval="5m", get_signal=get_signal, risk_name="book", callbacks=CALLBACKS)
 print("ready", flush=True)
 for _ in bt.Live.run("BTCUSDT", strategy_name="crashy", exchange_name="syn"):
     pass

@@ -15,7 +15,8 @@ def test_defaults_are_the_spec_table():
     assert d["CC_SAME_CANDLE_PRIORITY"] == "stop_loss"
     assert d["CC_CANDLE_BLOCK_SIZE"] == 1000
     assert d["CC_PERSIST_BASE_DIR"] == "./dump/data"
-    assert len(d) == 27
+    assert d["CC_LIVE_HEARTBEAT_TICKS"] == 15  # SPEC §20: issue 13 (heartbeat line)
+    assert len(d) == 28
 
 
 def test_exact_message_of_the_spec_example():

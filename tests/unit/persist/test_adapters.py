@@ -126,20 +126,23 @@ def test_redis_server_going_away_is_reported_and_writes_resume(tmp_path, errors)
     server is back stores the full current value."""
     from btk_core.persist.redis import redis_factory
     from btk_core.persist.state import PairPersistence
+    from btk_core.strategy import PairState
     from tests.redis_server import RedisServer
     server = RedisServer(str(tmp_path)).start()
     try:
         for store in ("signal", "schedule", "partial"):
             use_persist_adapter(store, redis_factory(server.url, retries=1))
-        state = PairPersistence("BTC", "s", str(tmp_path))
+        state = PairPersistence("BTC", "s", "ex", str(tmp_path))
         row = bt.SignalRow("x", "long", "", 100.0, 101.0, 99.0, 60, "BTC", "ex", "s", 0, 0, False)
-        state.write_pending(row)
+        held, flat = PairState(row, None, frozenset(), frozenset(), 0), PairState(None, None, frozenset(), frozenset(), 0)
+        state.commit(held, ())
         server.stop()
-        state.write_pending(None)
-        assert isinstance(errors[-1], bt.PersistError) and errors[-1].store == "signal"
+        state.commit(flat, ())
+        assert {e.store for e in errors if isinstance(e, bt.PersistError)} >= {"journal", "signal"}
         server.start()
-        state.write_pending(row)
+        state.commit(held, ())
         assert state.signal.read_value("BTC")["id"] == "x"
+        assert state.journal.read_value("BTC")["pending"]["id"] == "x"  # the journal follows the signal store
     finally:
         server.stop()
         for store in ("signal", "schedule", "partial"):
