@@ -129,3 +129,76 @@ def _restart_with_a_kill(fake_clock, writes, k, expected, expected_delivered):
     assert sorted(by_id.values()) == sorted(expected), f"kill before write {k}"
     assert set(delivered) == set(expected_delivered), f"kill before write {k}"
     assert [d for d in dict.fromkeys(delivered)] == expected_delivered, f"kill before write {k}: order"
+
+
+def test_every_notification_carries_its_delivery_id(fake_clock, writes):
+    seen = []
+    scenario([])
+    bt.listen_signal_live(lambda r: seen.append(r.delivery_id) if r.action in ("opened", "closed", "scheduled") else None)
+    bt.listen_partial_profit(lambda c: seen.append(c.delivery_id))
+    fake_clock.now = T0 + 10 * M
+    run(fake_clock, T0 + 60 * M)
+    assert seen == ["limit:scheduled", "limit:opened", "limit:closed", "market:opened",
+                    *(f"market:partial_profit:{level}" for level in (10, 20, 30, 40, 50)), "market:closed"]
+
+
+def test_the_throttle_clock_survives_a_restart(fake_clock, tmp_path):
+    """A 5m strategy asked at minute 10 is next due at minute 15, restarted at 12 or not (SPEC §20.1.2)."""
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path))
+    quiet_market()
+    ask = signal_table({})
+    bt.add_strategy(strategy_name="s", interval="5m", get_signal=ask)
+    fake_clock.now = T0 + 10 * M
+    run(fake_clock, T0 + 12 * M)
+    bt.Live._reset()
+    run(fake_clock, T0 + 17 * M)
+    assert [minute for _, minute in ask.calls] == [10, 15]
+
+
+def test_a_second_run_of_the_pair_fails_at_once_naming_the_holder(fake_clock, tmp_path):
+    import os
+    import subprocess
+    import sys
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path))
+    quiet_market()
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=lambda s, w: None)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from btk_core.persist.lock import PairLock; "
+        f"lock = PairLock({str(tmp_path)!r}, 'BTC', 's'); lock.acquire(); print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        with pytest.raises(AlreadyRunningError, match=rf"live BTC/s is already running \(pid {holder.pid} on "):
+            bt.Live.run("BTC", strategy_name="s", exchange_name="ex")
+    finally:
+        holder.kill()
+        holder.wait()
+    fake_clock.now = T0 + 10 * M
+    run(fake_clock, T0 + 12 * M)  # the holder died: nothing blocks the restart
+    assert os.path.exists(tmp_path / "lock" / "BTC_s.lock")
+
+
+def test_the_same_pair_twice_in_one_process_is_refused(fake_clock, tmp_path):
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path))
+    quiet_market()
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=lambda s, w: None)
+    first = bt.Live.run("BTC", strategy_name="s", exchange_name="ex")
+    with pytest.raises(AlreadyRunningError):
+        bt.Live.run("BTC", strategy_name="s", exchange_name="ex")
+    first.close()
+
+
+def test_halt_ends_the_run_and_leaves_the_position_for_the_next_one(fake_clock, tmp_path):
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path))
+    quiet_market({"BTC": {40: (100, 101.5, 99.9, 101)}})
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=signal_table({("BTC", 10): long_at_market()}))
+    clock.set_clock(fake_clock.now_ms, lambda s: setattr(fake_clock, "now", fake_clock.now + int(s * 1000)))
+    fake_clock.now = T0 + 10 * M
+    out = []
+    for result in bt.Live.run("BTC", strategy_name="s", exchange_name="ex"):
+        out.append(result.action)
+        bt.Live.halt("BTC", "s")
+    row_id = json.loads((tmp_path / "signal" / "BTC_s" / "BTC.json").read_text())["id"]
+    assert out == ["opened"] and fake_clock.now == T0 + 10 * M  # halted at once, nothing cancelled
+    bt.Live._reset()
+    assert run(fake_clock, T0 + 50 * M) == [(row_id, "take_profit", T0 + 41 * M, 101.0)]
