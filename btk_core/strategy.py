@@ -127,7 +127,6 @@ class PairMachine:
         self.cursor = 0
         self.last_call: int | None = None
         self.stopped = False
-        self.halted = False  # live: end after the current tick, leaving the state for the next run
         self.recheck_activation = False  # a restored activated row re-checks its activation candle first
         self.cancel_request: tuple[str | None] | None = None
         self.fired_profit: set[float] = set()

@@ -132,18 +132,31 @@ def _walker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_pair_is_free(symbol: str, strategy_name: str) -> None:
+    """Fail before starting Prefect when another run holds the pair (``AlreadyRunningError`` names it)."""
+    from btk_core import get_config
+    from btk_core.persist.lock import PairLock
+    lock = PairLock(get_config()["CC_PERSIST_BASE_DIR"], symbol, strategy_name)
+    lock.acquire()
+    lock.release()
+
+
 def _live(args: argparse.Namespace) -> int:
+    """Exit 0 when the pair was stopped, 130 after Ctrl-C and 143 after SIGTERM (state kept either way), 2 when
+    the pair is already running elsewhere."""
     from btk_core.registry import lookup
-    from flows.live import live_flow
     from flows.setup_loader import load_setup
+    from flows.temporary_server import temporary_api
     load_setup(args.setup)
     lookup("strategy", args.strategy)
     lookup("exchange", args.exchange)
-    try:
-        live_flow(args.setup, args.symbol, args.strategy, args.exchange)
-    except KeyboardInterrupt:
-        print("btk live: interrupted; the pair's state is kept for the next run", file=sys.stderr)
-    return 0
+    _check_pair_is_free(args.symbol, args.strategy)
+    with temporary_api():  # without PREFECT_API_URL: a server that dies with this process, even on kill -9
+        from flows.live import live_flow
+        summary = live_flow(args.setup, args.symbol, args.strategy, args.exchange)
+    print(f"btk live: {args.symbol} {args.strategy} {summary['ended']} after {len(summary['closed'])} closed "
+          "trade(s); the pair's state is kept for the next run", file=sys.stderr)
+    return {"halted by SIGINT": 130, "halted by SIGTERM": 143}.get(summary["ended"], 0)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -193,11 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from btk_core.errors import BtkError, UnknownNameError
+    from btk_core.errors import AlreadyRunningError, BtkError, UnknownNameError
     from flows.setup_loader import SetupError
     try:
         return COMMANDS[args.command](args)
-    except (UnknownNameError, SetupError, ValueError) as exc:  # bad names or arguments: one line, no traceback
+    except (UnknownNameError, SetupError, ValueError, AlreadyRunningError) as exc:  # one line, no traceback
         print(f"btk {args.command}: {exc}", file=sys.stderr)
         return 2
     except (BtkError, Exception) as exc:

@@ -49,6 +49,7 @@ class LiveApi(PairModeApi):
         self._runs = RunRegistry("live")
         self._machines: dict[tuple[str, str], PairMachine] = {}
         self._wakeups: dict[tuple[str, str], threading.Event] = {}
+        self._halts: set[tuple[str, str]] = set()  # halted before or during their run
         self._risk = LiveRiskBooks()
 
     def run(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Iterator[Yielded]:
@@ -63,6 +64,7 @@ class LiveApi(PairModeApi):
             lookup("risk", risk_name)
         key = (symbol, strategy_name)
         self._runs.claim([key])
+        self._halts.discard(key)
         lock = PairLock(snapshot().CC_PERSIST_BASE_DIR, symbol, strategy_name)
         try:
             lock.acquire()
@@ -118,18 +120,19 @@ class LiveApi(PairModeApi):
                                 persistence.settle(machine.snapshot())
                             raise
                     persistence.settle(machine.snapshot())  # delivered and yielded (SPEC §20.2)
-                    if machine.halted or (machine.stopped and not machine.holds):
+                    if key in self._halts or (machine.stopped and not machine.holds):
                         break
                     if ticks % cfg.CC_LIVE_HEARTBEAT_TICKS == 0:
                         log.info("live %s %s: alive at %s after %d ticks; %s", symbol, strategy.strategy_name,
                                  iso(when), ticks, _holding(machine))
                     clock.wait(cfg.CC_LIVE_TICK_TTL_MS / 1000, wakeup)
-            if machine.halted:
+            if key in self._halts:
                 log.info("live %s %s halted; %s stays in the stores for the next run", symbol,
                          strategy.strategy_name, _holding(machine))
             status = "done"
         finally:
             lock.release()
+            self._halts.discard(key)
             machine = self._machines.get(key)
             if machine is not None:
                 machine.close()
@@ -205,9 +208,7 @@ class LiveApi(PairModeApi):
         """End the run after the current tick (at once when it is sleeping), leaving every row where it is:
         an open position and a waiting entry stay in the stores and the next run adopts them (Ctrl-C and a
         cancelled flow run; unlike ``stop``, nothing is cancelled or waited for)."""
-        machine = self._machines.get((symbol, strategy_name))
-        if machine is not None:
-            machine.halted = True
+        self._halts.add((symbol, strategy_name))
         wakeup = self._wakeups.get((symbol, strategy_name))
         if wakeup is not None:
             wakeup.set()

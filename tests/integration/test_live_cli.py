@@ -1,0 +1,162 @@
+"""``btk live`` as a user runs it: the command killed with SIGKILL and started again at once, with no
+Prefect server and with a real ``prefect server``; Ctrl-C; a second run of the same pair.
+
+The setup (``tests/fixtures/live_cli_setup.py``) runs simulated time 60x faster than the wall clock on a
+timeline kept in its state folder, so a restarted process continues it and catches up on what it missed.
+Its one position opens at the first tick from 00:15 and is stopped out by the 00:30 candle; the killed and
+restarted run must close it exactly as an uninterrupted run does.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SETUP = ROOT / "tests" / "fixtures" / "live_cli_setup.py"
+BTK = [sys.executable, "-m", "flows.cli", "live", "--setup", str(SETUP), "--symbol", "BTCUSDT", "--strategy", "once",
+       "--exchange", "syn"]
+
+
+def start(state: Path, prefect_home: Path, api_url: str | None = None, log: str = "out.log") -> subprocess.Popen:
+    env = {**os.environ, "BTK_TEST_STATE": str(state), "PREFECT_HOME": str(prefect_home), "PYTHONPATH": str(ROOT)}
+    env.pop("PREFECT_API_URL", None)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return subprocess.Popen(BTK, cwd=ROOT, env=env, stdout=open(state / log, "w"), stderr=subprocess.STDOUT)
+
+
+def events(state: Path) -> list[dict]:
+    path = state / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def interrupt(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGINT)
+    return proc.wait(timeout=60)
+
+
+def closes(state: Path) -> list[tuple]:
+    return [(e["id"], e["reason"], e["close_timestamp"], e["price"], e["price_open"])
+            for e in events(state) if e["kind"] == "closed"]
+
+
+def kill_and_restart(tmp_path: Path, api_url: str | None) -> None:
+    calm, crashy = tmp_path / "calm", tmp_path / "crashy"
+    calm.mkdir(), crashy.mkdir()
+    reference = start(calm, tmp_path / "prefect-calm")
+    first = start(crashy, tmp_path / "prefect-crashy", api_url, "first.log")
+    try:
+        wait_for(lambda: events(crashy), 120, "the position to open")
+        time.sleep(3)  # the position is open and being evaluated
+        servers = children(first.pid)
+        first.kill()
+        first.wait()
+        if api_url is None:  # the temporary API server dies with the CLI, never orphaned
+            wait_for(lambda: not any(alive(pid) for pid in servers), 15, "the temporary server to end")
+        started = time.monotonic()
+        second = start(crashy, tmp_path / "prefect-crashy", api_url, "second.log")
+        log = crashy / "second.log"
+        wait_for(lambda: "adopted open position long pos-1" in log.read_text(), 120, "the restart to adopt")
+        adopt_seconds = time.monotonic() - started
+        wait_for(lambda: closes(crashy), 120, "the restarted run to close")
+        wait_for(lambda: closes(calm), 120, "the uninterrupted run to close")
+        assert closes(crashy) == closes(calm)
+        assert closes(calm)[0][1] == "stop_loss"
+        assert interrupt(second) == 130 and interrupt(reference) == 130
+        assert "halted by SIGINT" in log.read_text() and "Completed" in log.read_text()
+        assert adopt_seconds < 60
+        if api_url is None:
+            assert "marked 1 earlier run(s) of BTCUSDT once Crashed" in log.read_text()
+    finally:
+        for proc in (reference, first):
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_a_killed_btk_live_restarts_at_once_without_a_server(tmp_path):
+    kill_and_restart(tmp_path, None)
+
+
+def test_a_second_btk_live_of_the_pair_fails_at_once(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    holder = start(state, tmp_path / "prefect")
+    try:
+        wait_for(lambda: "live BTCUSDT once on syn" in (state / "out.log").read_text(), 120, "the run to start")
+        env = {**os.environ, "BTK_TEST_STATE": str(state), "PYTHONPATH": str(ROOT)}
+        second = subprocess.run(BTK, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert second.stderr.strip().count("\n") == 0
+        assert f"live BTCUSDT/once is already running (pid {holder.pid} on " in second.stderr
+        assert interrupt(holder) == 130
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+@pytest.fixture
+def prefect_server(tmp_path):
+    """A real ``prefect server`` on a free port of 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-server")}
+    env.pop("PREFECT_API_URL", None)
+    prefect = Path(sys.executable).with_name("prefect")
+    server = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api"
+
+    def healthy():
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+    try:
+        wait_for(healthy, 120, "prefect server")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_a_killed_btk_live_restarts_at_once_with_a_prefect_server(tmp_path, prefect_server):
+    kill_and_restart(tmp_path, prefect_server)
+    request = urllib.request.Request(f"{prefect_server}/flow_runs/filter", data=b"{}", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        states = sorted(run["state"]["type"] for run in json.load(answer))
+    assert states == ["COMPLETED", "CRASHED"]  # the killed run is not left Running
