@@ -4,16 +4,21 @@
     PREFECT_API_URL=http://127.0.0.1:4200/api python deployments/serve.py
 
 The backtest runs nightly, the walker hourly, and the live and optimizer flows on demand (trigger them from
-the UI or with ``prefect deployment run 'btk-live/live-on-demand'``). Parameters point at
+the UI or with ``prefect deployment run 'btk-live/live-on-demand'``). Served runs emit heartbeats, and the
+"crash zombie flow runs" automation of ``deployments/automations.py`` is created at start, so a run whose
+process was killed is marked Crashed instead of staying Running. Parameters point at
 ``examples/demo_setup.py`` and ``examples/optimizer_setup.py`` (the optimizer needs an Ollama: ``OLLAMA_HOST``).
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# served runs emit flow heartbeats, which the zombie automation watches (set before Prefect reads settings)
+os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
 
 from flows.backtest import backtest_flow  # noqa: E402
 from flows.live import live_flow  # noqa: E402
@@ -49,4 +54,7 @@ def deployments() -> list:
 
 if __name__ == "__main__":
     from prefect import serve
+
+    from deployments.automations import ensure, zombie_runs
+    ensure(zombie_runs())  # a killed served run is marked Crashed instead of staying Running
     serve(*deployments())

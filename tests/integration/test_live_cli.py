@@ -153,10 +153,34 @@ def prefect_server(tmp_path):
             server.kill()
 
 
-def test_a_killed_btk_live_restarts_at_once_with_a_prefect_server(tmp_path, prefect_server):
-    kill_and_restart(tmp_path, prefect_server)
-    request = urllib.request.Request(f"{prefect_server}/flow_runs/filter", data=b"{}", method="POST",
+def post(url: str, body: dict) -> object:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as answer:
-        states = sorted(run["state"]["type"] for run in json.load(answer))
+        return json.load(answer)
+
+
+def test_a_killed_btk_live_restarts_at_once_with_a_prefect_server(tmp_path, prefect_server):
+    kill_and_restart(tmp_path, prefect_server)
+    states = sorted(run["state"]["type"] for run in post(f"{prefect_server}/flow_runs/filter", {}))
     assert states == ["COMPLETED", "CRASHED"]  # the killed run is not left Running
+    artifacts = post(f"{prefect_server}/artifacts/filter", {"artifacts": {"key": {"any_": ["btk-live-btcusdt-once"]}}})
+    latest = max(artifacts, key=lambda a: a["created"])["data"]
+    assert "# Live BTCUSDT once on syn" in latest and "closed long BTCUSDT once pos-1 by stop_loss" in latest
+    found = wait_for(lambda: post(f"{prefect_server}/events/filter", {
+        "filter": {"event": {"prefix": ["btk.position."]}, "occurred": {"since": "2020-01-01T00:00:00Z"}},
+        "limit": 50})["events"], 30, "the position events")
+    kinds = {(e["event"], e["resource"]["prefect.resource.id"]) for e in found}
+    assert kinds == {("btk.position.opened", "btk.pair.BTCUSDT.once"), ("btk.position.closed", "btk.pair.BTCUSDT.once")}
+    closed = next(e for e in found if e["event"] == "btk.position.closed")
+    assert closed["payload"]["delivery_id"] == "pos-1:closed" and closed["payload"]["close_reason"] == "stop_loss"
+
+
+def test_serve_creates_the_zombie_automation_once(prefect_server):
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "PYTHONPATH": str(ROOT)}
+    for _ in range(2):
+        subprocess.run([sys.executable, str(ROOT / "deployments" / "automations.py")], env=env, check=True,
+                       capture_output=True, timeout=120)
+    automations = post(f"{prefect_server}/automations/filter", {})
+    assert [a["name"] for a in automations] == ["btk: crash zombie flow runs"]
+    assert automations[0]["trigger"]["posture"] == "Proactive"
