@@ -173,7 +173,7 @@ class PairPersistence:
     def _fired(self, pending: SignalRow | None) -> tuple[frozenset[float], frozenset[float]]:
         """The levels the adopted position already fired; a file of another shape is moved aside."""
         data = self.partial.read_value("levels")
-        self._applied["partial"] = data
+        self._applied["partial"] = {} if data is None else data  # no file yet: nothing to write until a change
         empty: tuple[frozenset[float], frozenset[float]] = (frozenset(), frozenset())
         if data is None:
             return empty

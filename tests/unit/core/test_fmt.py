@@ -58,3 +58,22 @@ def test_time_conversions():
         to_ms("2024-01-01", "start_date")
     with pytest.raises(ValueError):
         to_ms(True, "x")
+
+
+def test_live_events_read_as_words():
+    from btk_core.fmt import describe_result
+    from btk_core.results import CancelledResult, ClosedResult, OpenedResult, Pnl
+    from btk_core.signals import SignalRow
+    row = SignalRow("3f2a9c1e77", "long", "", 67012.5, 67414.58, 66610.43, 120, "BTCUSDT", "ex", "sma", 1717237320000,
+                    1717237320000, False)
+    base = dict(symbol="BTCUSDT", strategy_name="sma", exchange_name="ex", backtest=False, signal=row)
+    assert describe_result(OpenedResult(**base, current_price=67012.5, timestamp=1717237320000)) == (
+        "2024-06-01T10:22Z opened long BTCUSDT sma 3f2a9c1e at 67,012.50 (TP 67,414.58, SL 66,610.43, up to 120 min)")
+    closed = ClosedResult(**base, current_price=67414.58, timestamp=1717240000000, close_reason="take_profit",
+                          close_timestamp=1717240020000, pnl=Pnl(0.4, 67012.5, 67414.58))
+    assert describe_result(closed) == ("2024-06-01T11:07Z closed long BTCUSDT sma 3f2a9c1e by take_profit at "
+                                       "67,414.58 (entry 67,012.50), PnL +0.40%")
+    assert closed.delivery_id == "3f2a9c1e77:closed"
+    cancelled = CancelledResult(**base, current_price=None, timestamp=1717240020000, reason="timeout",
+                                close_timestamp=1717240020000, cancel_id=None)
+    assert describe_result(cancelled).endswith("3f2a9c1e: timeout, limit entry 67,012.50 never filled")
