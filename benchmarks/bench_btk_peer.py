@@ -4,7 +4,8 @@ median reported as one JSON line, exactly like bench_vectorbt.py & co.
 
     python benchmarks/bench_btk_peer.py DATA.parquet --repeats 3 [--batch]
 
-``--batch`` runs the batch form of the strategy (``get_signals``) instead of the event form.
+``--batch`` runs the batch form of the strategy (``get_signals``) instead of the event form; ``--rows`` serves
+the candles through a plain user source answering ``[ts, o, h, l, c, v]`` lists instead of in place.
 """
 from __future__ import annotations
 
@@ -23,14 +24,13 @@ common = _peers.load("common")
 
 
 def main() -> None:
-    batch = "--batch" in sys.argv
-    if batch:
-        sys.argv.remove("--batch")
+    batch, rows = "--batch" in sys.argv, "--rows" in sys.argv
+    sys.argv = [a for a in sys.argv if a not in ("--batch", "--rows")]
     strategy = "sma-batch" if batch else "sma"
     args = common.parse_args()
     def load():
         data = common.load_arrays(args.data)
-        reference_strategy.register(data)  # served in place from memory, like the peers' arrays
+        reference_strategy.register(data, source="rows" if rows else "memory")  # in place: like the peers' arrays
         return data
 
     def run(_data):
@@ -40,7 +40,7 @@ def main() -> None:
             growth *= 1 + t.pnl.pnl_percentage / 100
         return len(trades), growth - 1.0, None
 
-    common.bench("btk batch" if batch else "btk", args, load, run, import_s=IMPORT_S)
+    common.bench(("btk batch" if batch else "btk") + (" rows" if rows else ""), args, load, run, import_s=IMPORT_S)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,8 @@ from benchmarks import _peers  # noqa: E402
 ENGINES = {  # name: (script, extra args, largest size it is run on)
     "btk": (str(ROOT / "benchmarks" / "bench_btk_peer.py"), [], "4y"),
     "btk batch": (str(ROOT / "benchmarks" / "bench_btk_peer.py"), ["--batch"], "4y"),
+    "btk rows": (str(ROOT / "benchmarks" / "bench_btk_peer.py"), ["--rows"], "4y"),
+    "btk batch rows": (str(ROOT / "benchmarks" / "bench_btk_peer.py"), ["--batch", "--rows"], "4y"),
     "vectorbt": ("bench_vectorbt.py", [], "4y"),
     "backtesting.py": ("bench_backtesting.py", [], "4y"),
     "backtrader": ("bench_backtrader.py", ["--repeats", "1"], "1y"),

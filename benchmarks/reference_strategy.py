@@ -11,10 +11,11 @@ the same trades.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 import numpy as np
 
-from btk_core import Candles, add_frame, add_strategy, get_candles, set_config
+from btk_core import Candles, add_exchange, add_frame, add_strategy, get_candles, set_config
 from btk_core.exchanges import add_memory_exchange
 
 FAST, SLOW, MAX_HOLD = 5, 20, 1440
@@ -56,12 +57,34 @@ def get_signals(symbol: str, candles: Candles) -> "pd.DataFrame":  # noqa: F821
                         index=candles.timestamp[k] + 300_000)
 
 
-def register(data: dict, symbol: str = "BENCH") -> None:
-    """Exchange ``bench`` over the candles in memory (``data``: the 1m columns, used in place), strategies
-    ``sma`` and ``sma-batch`` and frame ``bench`` (entries end a day early)."""
+def rows_source(data: dict, symbol: str) -> Callable[[str, str, int, int], list[list[float]]]:
+    """A plain user source, as people write one over ccxt or a database: it answers ``[ts, o, h, l, c, v]``
+    Python lists (prepared once here, like the rows a ccxt ``fetch_ohlcv`` page holds)."""
+    from btk_core.exchanges.resample import aggregate
+    from btk_core.intervals import CANDLE_INTERVAL_MS
+    one = tuple(np.asarray(data[f]) for f in ("timestamp", "open", "high", "low", "close", "volume"))
+    series = {}
+    for interval in ("1m", "5m"):
+        cols = one if interval == "1m" else aggregate(one, CANDLE_INTERVAL_MS[interval])
+        series[interval] = (cols[0], [list(r) for r in zip(cols[0].tolist(), *(c.tolist() for c in cols[1:]))])
+
+    def get_candles(sym: str, interval: str, since: int, limit: int) -> list[list[float]]:
+        ts, rows = series[interval]
+        i = int(ts.searchsorted(since))
+        return rows[i:i + limit] if sym == symbol else []
+    return get_candles
+
+
+def register(data: dict, symbol: str = "BENCH", source: str = "memory") -> None:
+    """Exchange ``bench`` over the candles (``data``: the 1m columns; ``source="memory"`` serves them in place,
+    ``"rows"`` through a plain source answering Python lists), strategies ``sma`` and ``sma-batch`` and frame
+    ``bench`` (entries end a day early)."""
     start_ms, candles = int(data["timestamp"][0]), len(data["close"])
     set_config(CC_PERCENT_SLIPPAGE=0, CC_GET_CANDLES_RETRY_DELAY_MS=0)
-    add_memory_exchange("bench", {symbol: data})
+    if source == "rows":
+        add_exchange(exchange_name="bench", get_candles=rows_source(data, symbol))
+    else:
+        add_memory_exchange("bench", {symbol: data})
     add_strategy(strategy_name="sma", interval="5m", get_signal=get_signal)
     add_strategy(strategy_name="sma-batch", interval="5m", get_signals=get_signals, lookback=SLOW + 1)
     add_frame(frame_name="bench", interval="5m", start_date=start_ms,

@@ -9,6 +9,7 @@ from .clock import set_clock
 from .config import get_config, get_default_config, set_config
 from .context import format_price, format_quantity, get_average_price, get_candles, get_date, get_mode
 from .errors import (AlreadyRunningError, AveragePriceError, BtkError, CandleDataError, CandleDefectError,
+                     CandleSourceUnusable,
                      CandleFetchError, ConfigValidationError, ContextError, DuplicateNameError, LookAheadError,
                      PersistCorruptError, PersistError, SchemaValidationError, SignalTimeoutError,
                      SignalValidationError, SizingError, UnknownNameError, UserCodeError)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import clock
 from .candles import Candles, Columns, ContractError, checked_columns, empty_columns, freeze
-from .errors import AveragePriceError, CandleDefectError, CandleFetchError
+from .errors import AveragePriceError, CandleDefectError, CandleFetchError, CandleSourceUnusable
 from .events import emit_error
 from .guard import call_user
 from .intervals import CANDLE_INTERVAL_MS, MINUTE_MS
@@ -62,7 +62,8 @@ def find_defects(cols: Columns, *, factor: int, min_for_median: int) -> np.ndarr
                 and np.isfinite(v).all() and (l > 0).all() and (v >= 0).all()
                 and (h >= np.maximum(o, c)).all() and (l <= np.minimum(o, c)).all()
                 and l.min() >= h.max() / factor):
-            # clean: every price is >= min(low), and ref <= max(high) makes ref / factor <= max(high) / factor
+            # clean: every price lies in [min(low), max(high)] and so does ref; max(high) <= min(low) * factor
+            # then keeps every price within [ref / factor, ref * factor]
             return None
     reasons = np.full(n, "", dtype=object)
     prices = np.concatenate((o, h, l, c))
@@ -86,9 +87,11 @@ def find_defects(cols: Columns, *, factor: int, min_for_median: int) -> np.ndarr
         if ref is None:
             rules.append((np.ones(n, dtype=bool), "no valid price in block"))
         else:
-            floor = ref / factor
+            floor, ceiling = ref / factor, ref * factor  # SPEC §20.3: both directions
             rules.append(((o < floor) | (h < floor) | (l < floor) | (c < floor),
                           f"price anomaly (< {floor!r})"))
+            rules.append(((o > ceiling) | (h > ceiling) | (l > ceiling) | (c > ceiling),
+                          f"price anomaly (> {ceiling!r})"))
     for mask, reason in reversed(rules):  # the first rule that matches wins
         reasons[mask] = reason
     return reasons
@@ -250,8 +253,11 @@ class CandleStore:
         for attempt in range(1, attempts + 1):
             try:
                 cols = self._fetch_pages(symbol, interval, interval_ms, start, end, limit)
-            except ContractError as exc:
+            except (ContractError, CandleSourceUnusable) as exc:  # SPEC §20.3: retrying cannot heal it
                 failure, cause = f"broke the contract: {exc}", None
+                if isinstance(exc, CandleSourceUnusable):
+                    failure, cause = f"cannot be used: {exc}", exc
+                break
             except Exception as exc:  # the user's source raised
                 failure, cause = f"raised {type(exc).__name__}: {exc}", exc
             else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Any, Iterator, overload
 
 import numpy as np
@@ -145,6 +147,35 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
 
 
+_NUMBER_TYPES = frozenset((int, float, np.int64, np.int32, np.float64, np.float32))
+_row_of_mapping = itemgetter(*FIELDS)
+_row_of_candle = attrgetter(*FIELDS)
+
+
+def _fast_columns(items: Sequence[Any]) -> list[np.ndarray] | None:
+    """The six columns of ``items`` in a few C-level passes when every item has the same shape (all 6-number
+    sequences, all mappings or all ``Candle``) and every value is a plain int or float; else None, and the
+    item-by-item path decides (and names the first offending item). Same values either way."""
+    first = items[0]
+    try:
+        if isinstance(first, Candle):
+            rows: Sequence[Any] = list(map(_row_of_candle, items))
+        elif isinstance(first, Mapping):
+            rows = list(map(_row_of_mapping, items))
+        elif isinstance(first, (list, tuple)):
+            if set(map(len, items)) != {6}:
+                return None
+            rows = items
+        else:
+            return None
+    except (KeyError, TypeError, AttributeError):  # a different item somewhere: the slow path names it
+        return None
+    if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES:  # bool, str, None, ...: slow path
+        return None
+    flat = np.fromiter(chain.from_iterable(rows), np.float64, count=6 * len(rows)).reshape(len(rows), 6)
+    return list(np.ascontiguousarray(flat.T))
+
+
 def _rows_from_items(items: Sequence[Any]) -> list[tuple[Any, ...]]:
     rows = []
     for k, item in enumerate(items):
@@ -169,34 +200,44 @@ def _rows_from_items(items: Sequence[Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _frame_columns(frame: Any) -> list[np.ndarray]:
-    missing = [f for f in FIELDS if f not in frame.columns]
+def _named_columns(names: Sequence[str], column: Any, what: str) -> list[np.ndarray]:
+    """The six named columns of a table-like answer, each numeric."""
+    missing = [f for f in FIELDS if f not in names]
     if missing:
-        raise ContractError(f"DataFrame lacks column '{missing[0]}'")
+        raise ContractError(f"{what} lacks column '{missing[0]}'")
     out = []
     for name in FIELDS:
-        col = frame[name].to_numpy()
+        col = np.asarray(column(name))
         if col.dtype.kind not in "iuf":
-            raise ContractError(f"DataFrame column '{name}' is not numeric (dtype {col.dtype})")
+            raise ContractError(f"{what} column '{name}' is not numeric (dtype {col.dtype})")
         out.append(col)
     return out
 
 
 def to_columns(result: Any) -> list[np.ndarray]:
-    """Convert any accepted source result to six raw columns (timestamps not yet checked)."""
+    """Convert any accepted source result to six raw columns (timestamps not yet checked): a sequence of
+    ``Candle``, mappings or 6-number sequences, a DataFrame, a pyarrow Table, a numpy structured array or a
+    2-D numeric array, or ``Candles``."""
     if isinstance(result, Candles):
         return list(result.columns())
     if hasattr(result, "columns") and hasattr(result, "to_numpy") and hasattr(result, "iloc"):
-        return _frame_columns(result)
+        return _named_columns(list(result.columns), lambda f: result[f].to_numpy(), "DataFrame")
+    if hasattr(result, "column_names") and hasattr(result, "column"):  # a pyarrow Table
+        return _named_columns(result.column_names, lambda f: result.column(f).to_numpy(), "Table")
     if isinstance(result, np.ndarray):
+        if result.dtype.names is not None:
+            return _named_columns(result.dtype.names, lambda f: result[f], "structured array")
         if result.ndim != 2 or result.shape[1] < 6 or result.dtype.kind not in "iuf":
             raise ContractError(f"array result must be numeric with 6 columns, got shape {result.shape}")
         return [result[:, k] for k in range(6)]
     if result is None or isinstance(result, (str, bytes, Mapping)) or not isinstance(result, Sequence):
         raise ContractError(f"result must be a sequence of candles or a DataFrame, got {type(result).__name__}")
-    rows = _rows_from_items(result)
-    if not rows:
+    if not result:
         return [np.empty(0)] * 6
+    fast = _fast_columns(result)
+    if fast is not None:
+        return fast
+    rows = _rows_from_items(result)
     return [np.array(col, dtype=np.float64) for col in zip(*rows)]
 
 

@@ -56,6 +56,12 @@ class CandleFetchError(CandleDataError):
     """The user's ``get_candles`` raised or broke the contract on every attempt."""
 
 
+class CandleSourceUnusable(BtkError, ValueError):
+    """Raised by a source whose data cannot be used as it is (a file without a time column, timestamps that
+    cannot be read): retrying cannot heal it, so the read fails at once (SPEC §20.3). The message says what
+    was found."""
+
+
 class CandleDefectError(CandleDataError):
     """Emitted (never raised): defective candles were excluded from a block.
 

@@ -163,6 +163,38 @@ def test_zero_retry_count_means_one_attempt(fake_clock):
     assert len(calls) == 1
 
 
+@pytest.mark.parametrize("answer, rule", [
+    ([[T0 + 30_000, 100, 100.2, 99.8, 100, 10]], "is not aligned"),
+    ([[T0, 100, 100.2, 99.8, "100", 10]], "non-numeric close"),
+    ([[T0 + M, 100, 100.2, 99.8, 100, 10], [T0, 100, 100.2, 99.8, 100, 10]], "not strictly ascending"),
+    ([{"timestamp": T0, "open": 1}], "lacks field 'high'"),
+])
+def test_a_contract_violation_is_not_retried(fake_clock, answer, rule):
+    """SPEC §20.3: retrying cannot heal it, so the read fails at once (no sleep, one call)."""
+    fake_clock.now = T0 + 100 * M
+    calls = []
+    bt.set_config(CC_GET_CANDLES_RETRY_COUNT=3, CC_GET_CANDLES_RETRY_DELAY_MS=5000, CC_CANDLE_BLOCK_SIZE=10)
+    store = CandleStore(register(lambda *a: calls.append(a) or answer), snapshot())
+    with pytest.raises(bt.CandleFetchError, match=rule):
+        store.window("BTC", "1m", T0, T0 + M)
+    assert len(calls) == 1 and fake_clock.sleeps == []
+
+
+def test_an_unusable_source_is_not_retried(fake_clock):
+    fake_clock.now = T0 + 100 * M
+    calls = []
+
+    def unusable(*a):
+        calls.append(a)
+        raise bt.CandleSourceUnusable("data/BTC/1m.csv has no time column (columns: price, qty)")
+
+    bt.set_config(CC_GET_CANDLES_RETRY_COUNT=3, CC_GET_CANDLES_RETRY_DELAY_MS=5000, CC_CANDLE_BLOCK_SIZE=10)
+    store = CandleStore(register(unusable), snapshot())
+    with pytest.raises(bt.CandleFetchError, match="cannot be used: data/BTC/1m.csv has no time column"):
+        store.window("BTC", "1m", T0, T0 + M)
+    assert len(calls) == 1 and fake_clock.sleeps == []
+
+
 def test_a_later_attempt_can_succeed(fake_clock):
     fake_clock.now = T0 + 100 * M
     answers = iter([RuntimeError("flaky"), flat_candles(T0, 10)])
@@ -202,7 +234,8 @@ def test_failed_block_is_not_cached(fake_clock):
     ([100, 100.2, 99.8, 100, -1], "volume < 0"),
     ([100, 99.9, 99.8, 100, 10], "high < max(open, close)"),
     ([100, 100.2, 100.1, 100, 10], "low > min(open, close)"),
-    ([0.05, 100.2, 0.05, 100, 10], "price anomaly"),
+    ([0.05, 100.2, 0.05, 100, 10], "price anomaly (<"),
+    ([100, 100_000_000, 99.8, 100, 10], "price anomaly (>"),  # SPEC §20.3: both directions
 ])
 def test_defective_candle_is_excluded_and_reported_once(fake_clock, errors, bad, reason):
     fake_clock.now = T0 + 100 * M
