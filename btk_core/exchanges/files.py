@@ -1,9 +1,14 @@
 """A candle source backed by a directory of parquet or CSV files.
 
-Layout: ``<directory>/<safe_name(symbol)>/<interval>.parquet`` (or ``.csv``) with the
-columns ``timestamp, open, high, low, close, volume``. An interval without a file
-is aggregated from the symbol's ``1m`` file when there is one. Files are read once
-per process (re-read when their modification time changes).
+Layout: ``<directory>/<safe_name(symbol)>/<interval>.parquet`` (or ``.csv``). An interval without a file
+is aggregated from the symbol's ``1m`` file when there is one. Files are read once per process (re-read
+when their modification time changes).
+
+Columns are the files people export: names are matched without regard to case or surrounding blanks; the
+time is the first of ``timestamp, date, datetime, time, open_time`` present, the prices ``open, high, low,
+close`` and ``volume``. Times may be ISO-8601 text (read as UTC unless they carry an offset) or epoch
+numbers whose unit is told by their magnitude (``time_unit``). A file that cannot be used raises
+``CandleSourceUnusable`` with one line saying what was found, so the read fails at once.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..candles import FIELDS, Candles, Columns, freeze
+from ..errors import CandleSourceUnusable
 from ..fmt import safe_name
 from ..intervals import CANDLE_INTERVAL_MS
 from ..registry import add_exchange
@@ -63,6 +69,62 @@ def write_candles(directory: str | os.PathLike[str], symbol: str, interval: str,
     return path
 
 
+TIME_ALIASES = ("timestamp", "date", "datetime", "time", "open_time")
+PRICE_FIELDS = FIELDS[1:]
+_UNITS = (("s", 1000.0), ("ms", 1.0), ("us", 1e-3), ("ns", 1e-6))
+
+
+def time_unit(first: float) -> str:
+    """The unit of epoch numbers, from the magnitude of the first one: below 1e11 seconds (up to the year
+    5138), below 1e14 milliseconds (from 1973), below 1e17 microseconds, else nanoseconds."""
+    magnitude = abs(first)
+    return "s" if magnitude < 1e11 else "ms" if magnitude < 1e14 else "us" if magnitude < 1e17 else "ns"
+
+
+def epoch_ms(values: np.ndarray, path: Path, column: str) -> np.ndarray:
+    """Integer milliseconds from a time column: datetimes, ISO-8601 text or epoch numbers of any unit."""
+    if len(values) == 0:
+        return np.empty(0, np.int64)
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[ms]").astype(np.int64)
+    if values.dtype.kind in "iuf":
+        factor = dict(_UNITS)[time_unit(float(values[0]))]
+        out = values.astype(np.float64) * factor if factor != 1.0 else values
+        if not np.isfinite(np.asarray(out, dtype=np.float64)).all():
+            raise CandleSourceUnusable(f"{path}: column '{column}' has empty or non-finite times")
+        return np.rint(out).astype(np.int64) if factor != 1.0 else out.astype(np.int64)
+    import pandas as pd
+    try:
+        parsed = pd.to_datetime(pd.Series(values), utc=True, format="ISO8601")
+    except (ValueError, TypeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CandleSourceUnusable(f"{path}: cannot read the times of column '{column}' (first value "
+                                   f"{values[0]!r}): {reason}") from None
+    if parsed.isna().any():
+        raise CandleSourceUnusable(f"{path}: column '{column}' has empty times (row {int(parsed.isna().argmax())})")
+    return parsed.dt.tz_localize(None).to_numpy().astype("datetime64[ms]").astype(np.int64)
+
+
+def file_columns(names: list[str], read: Any, path: Path) -> Columns:
+    """The six columns of a file whose columns are ``names`` (``read(name)`` gives one as numpy)."""
+    by_key = {name.strip().lower(): name for name in names}
+    time_name = next((by_key[a] for a in TIME_ALIASES if a in by_key), None)
+    found = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+    if time_name is None:
+        raise CandleSourceUnusable(f"{path} lacks column 'timestamp' (nor {', '.join(TIME_ALIASES[1:])}, in any case; "
+                                   f"found {found})")
+    missing = [f for f in PRICE_FIELDS if f not in by_key]
+    if missing:
+        raise CandleSourceUnusable(f"{path} lacks column '{missing[0]}' (found {found})")
+    values = []
+    for field in PRICE_FIELDS:
+        col = np.asarray(read(by_key[field]))
+        if col.dtype.kind not in "iuf":
+            raise CandleSourceUnusable(f"{path}: column '{by_key[field]}' is not numeric (first value {col[0]!r})")
+        values.append(col)
+    return normalised([epoch_ms(np.asarray(read(time_name)), path, time_name), *values])
+
+
 def _read(path: Path) -> Columns:
     key = (str(path), path.stat().st_mtime)
     with _cache_lock:
@@ -77,13 +139,13 @@ def _read(path: Path) -> Columns:
                           .to_numpy(zero_copy_only=False))
     else:
         import pyarrow.csv as pacsv
-        table = pacsv.read_csv(path)
+        try:
+            table = pacsv.read_csv(path)
+        except Exception as exc:  # pyarrow.ArrowInvalid and the like: not a CSV we can read
+            raise CandleSourceUnusable(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
         names = table.column_names
         read = lambda f: table.column(f).to_numpy()  # noqa: E731
-    missing = [f for f in FIELDS if f not in names]
-    if missing:
-        raise ValueError(f"{path} lacks column '{missing[0]}' (needs {list(FIELDS)})")
-    cols = normalised([read(f) for f in FIELDS])
+    cols = file_columns(names, read, path)
     with _cache_lock:
         _cache[key] = cols
     return cols
@@ -105,7 +167,7 @@ def load_columns(directory: str | os.PathLike[str], symbol: str, interval: str) 
         return _read(path)
     base = _find(directory, symbol, "1m") if interval != "1m" else None
     if base is None:
-        raise FileNotFoundError(
+        raise CandleSourceUnusable(
             f"no candle file for symbol={symbol!r} interval={interval!r}: looked for "
             f"{candle_path(directory, symbol, interval)} (or .csv)"
             + ("" if interval == "1m" else " and a 1m file to aggregate from"))

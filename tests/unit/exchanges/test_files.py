@@ -62,3 +62,59 @@ def test_missing_column_gives_a_clear_error(tmp_path, fake_clock):
 def test_missing_directory_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         add_files_exchange("files", tmp_path / "nope")
+
+
+# ---- the files people have ---------------------------------------------------------------
+def export(df: pd.DataFrame, time_header: str, times) -> pd.DataFrame:
+    out = df.rename(columns={c: c.capitalize() for c in df.columns}).drop(columns=["Timestamp"])
+    out.insert(0, time_header, times)
+    return out
+
+
+@pytest.mark.parametrize("time_header, convert", [
+    ("Date", lambda ts: pd.to_datetime(ts, unit="ms", utc=True).strftime("%Y-%m-%dT%H:%M:%SZ")),  # ISO text
+    ("Date", lambda ts: pd.to_datetime(ts, unit="ms").strftime("%Y-%m-%d %H:%M:%S")),             # naive: UTC
+    ("datetime", lambda ts: pd.to_datetime(ts, unit="ms", utc=True).tz_convert("Europe/Paris")
+     .strftime("%Y-%m-%dT%H:%M:%S%z")),                                                          # an offset
+    ("Time", lambda ts: ts // 1000),                                                              # seconds
+    ("open_time", lambda ts: ts),                                                                 # milliseconds
+    ("TIMESTAMP", lambda ts: ts * 1000),                                                          # microseconds
+    ("timestamp", lambda ts: ts * 1_000_000),                                                     # nanoseconds
+    ("Time", lambda ts: (ts // 1000).astype(float)),                                              # float seconds
+])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_exports_read_without_editing(tmp_path, fake_clock, time_header, convert, fmt):
+    """``Date,Open,High,Low,Close,Volume`` with ISO dates, epoch numbers of any unit, any case of the names."""
+    fake_clock.now = T0 + 10_000 * M
+    df = frame()
+    exported = export(df, time_header, convert(df["timestamp"].to_numpy()))
+    path = candle_path(tmp_path, "MYCOIN", "1m", f".{fmt}")
+    path.parent.mkdir(parents=True)
+    exported.to_csv(path, index=False) if fmt == "csv" else exported.to_parquet(path, index=False)
+    store = CandleStore(add_files_exchange("files", tmp_path), snapshot())
+    got = store.last_closed("MYCOIN", "1m", 300, T0 + 300 * M)
+    assert got.timestamp.tolist() == df["timestamp"].tolist()
+    assert np.array_equal(got.close, df["close"].to_numpy())
+
+
+def test_the_time_unit_rule():
+    from btk_core.exchanges.files import time_unit
+    assert [time_unit(x) for x in (1_717_200_000, 1_717_200_000_000, 1_717_200_000_000_000,
+                                   1_717_200_000_000_000_000, 0)] == ["s", "ms", "us", "ns", "s"]
+
+
+@pytest.mark.parametrize("content, says", [
+    ("Price,Qty\n1,2\n", "lacks column 'timestamp' (nor date, datetime, time, open_time, in any case; found Price, Qty)"),
+    ("Date,Open,High,Low,Close,Volume\nyesterday,1,1,1,1,1\n", "cannot read the times of column 'Date'"),
+    ("Date,Open,High,Low,Close,Volume\n2024-01-01T00:00:00Z,1,1,one,1,1\n", "column 'Low' is not numeric"),
+])
+def test_an_unusable_file_fails_at_once_in_one_line(tmp_path, fake_clock, content, says):
+    fake_clock.now = T0 + 10_000 * M
+    bt.set_config(CC_GET_CANDLES_RETRY_COUNT=3, CC_GET_CANDLES_RETRY_DELAY_MS=5000)
+    path = candle_path(tmp_path, "MYCOIN", "1m", ".csv")
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    store = CandleStore(add_files_exchange("files", tmp_path), snapshot())
+    with pytest.raises(bt.CandleFetchError) as err:
+        store.window("MYCOIN", "1m", T0, T0 + M)
+    assert says in str(err.value) and "\n" not in str(err.value) and fake_clock.sleeps == []
