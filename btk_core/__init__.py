@@ -21,6 +21,7 @@ from .events import (listen_backtest_progress, listen_done_backtest, listen_done
                      listen_signal_backtest_once, listen_signal_live, listen_signal_live_once, listen_signal_once,
                      listen_validation, listen_walker, listen_walker_complete, listen_walker_once,
                      listen_walker_progress)
+from .datacheck import DataCheck, check_data
 from .lookahead import check_lookahead
 from .persist import PersistBase, use_persist_adapter
 from .registry import (add_exchange, add_frame, add_optimizer, add_risk, add_sizing, add_strategy, add_walker,

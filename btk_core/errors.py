@@ -62,6 +62,10 @@ class CandleSourceUnusable(BtkError, ValueError):
     was found."""
 
 
+class UnknownSymbolError(CandleSourceUnusable, LookupError):
+    """An in-process source (memory, files) holds no candles of the symbol asked for."""
+
+
 class CandleDefectError(CandleDataError):
     """Emitted (never raised): defective candles were excluded from a block.
 

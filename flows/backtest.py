@@ -9,12 +9,15 @@ time order, SPEC §8); every other pair is its own mapped task.
 """
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, unmapped
+from prefect import flow, get_run_logger, unmapped
+from prefect.states import Cancelled
 from prefect.utilities.annotations import quote
 
+from flows.interrupt import Interrupted, stop_backtests_on_signals
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
 from flows.tasks import (check_batch_lookahead, rank_strategies, render_backtest_reports, run_backtest, write_heatmap,
@@ -64,6 +67,26 @@ def check_request(setup: str, strategies: list[str], exchange_name: str, frame_n
         lookup("strategy", name)
 
 
+class NoCandlesError(ValueError):
+    """No symbol of the request has 1m candles in the frame: the run would only report N/A."""
+
+
+def check_symbols(setup: str, symbols: list[str], exchange_name: str, frame_name: str) -> dict[str, str]:
+    """Probe each symbol's candles in the frame (``btk_core.check_data``) before any backtest: a source that
+    cannot be used raises its ``CandleFetchError`` at once; returns ``{symbol: warning}`` for the symbols
+    without candles; ``NoCandlesError`` when none has any."""
+    import btk_core as bt
+    load_setup(setup)
+    empty = {}
+    for symbol in symbols:
+        found = bt.check_data(symbol, exchange_name, frame_name)
+        if not found.ok:
+            empty[symbol] = found.message
+    if empty and len(empty) == len(symbols):
+        raise NoCandlesError("; ".join(empty.values()))
+    return empty
+
+
 @flow(name="btk-backtest")
 def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
                   metric: str = "sharpe_ratio", task_runner: str = "thread", report_dir: str = "./dump",
@@ -80,8 +103,11 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
     from btk_core.registry import lookup
     check_request(setup, strategies, exchange_name, frame_name, metric, task_runner)
     symbols, strategies = list(symbols), list(strategies)
+    empty = check_symbols(setup, symbols, exchange_name, frame_name)
+    for warning in empty.values():
+        get_run_logger().warning(warning)
     groups = plan_groups(setup, symbols, strategies)
-    with make_task_runner(task_runner, address=dask_address) as runner:
+    with stop_backtests_on_signals() as received, make_task_runner(task_runner, address=dask_address) as runner:
         if lookahead_samples:
             batch = [[s, g] for g in strategies if lookup("strategy", g).get_signals is not None for s in symbols]
             checks = runner.map(check_batch_lookahead, {
@@ -94,13 +120,21 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
         futures = runner.map(backtest, {"setup": unmapped(setup), "pairs": groups,
                                             "exchange_name": unmapped(exchange_name),
                                             "frame_name": unmapped(frame_name)})
-        results = [pair for future in futures for pair in future.result()]
+        try:
+            results = [pair for future in futures for pair in future.result()]
+        except Interrupted:
+            results = []
+    if received:  # nothing half-done is ranked, reported or cached
+        return Cancelled(message="stopped by " + " then ".join(signal.Signals(s).name for s in received)
+                         + "; no report was written")
     order = {(s, g): k for k, (s, g) in enumerate((s, g) for g in strategies for s in symbols)}
     results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
+    for r in results:
+        r["warning"] = empty.get(r["symbol"])
     ranking = rank_strategies(quote(results), strategies, metric, exchange_name, frame_name, report_dir)
     heatmaps = {strategy: write_heatmap(quote(results), strategy, report_dir) for strategy in strategies}
     reports = write_reports(quote(results), render_backtest_reports(quote(results), report_dir))
     save_run(report_dir, {"setup": setup, "symbols": symbols, "strategies": strategies, "exchange_name": exchange_name,
                           "frame_name": frame_name, "metric": metric, "results": results})
     return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],
-            "ranking": ranking, "heatmaps": heatmaps, "reports": reports}
+            "ranking": ranking, "heatmaps": heatmaps, "reports": reports, "warnings": list(empty.values())}

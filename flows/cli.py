@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Sequence
 
@@ -102,15 +103,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    from flows.backtest import backtest_flow, check_request
+    from flows.backtest import backtest_flow, check_request, check_symbols
     from flows.demo import print_summary
     check_request(args.setup, args.strategies, args.exchange, args.frame, args.metric, args.task_runner)
+    check_symbols(args.setup, args.symbols, args.exchange, args.frame)  # fails in seconds, in one line
+    from prefect.exceptions import CancelledRun
+
+    from flows import interrupt
     progress, stop = _progress_bar()
-    with progress:
-        summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
-                                metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir,
-                                refresh=args.refresh, lookahead_samples=args.lookahead_samples)
-    stop()
+    try:
+        with progress:
+            summary = backtest_flow(args.setup, args.symbols, args.strategies, args.exchange, args.frame,
+                                    metric=args.metric, task_runner=args.task_runner, report_dir=args.report_dir,
+                                    refresh=args.refresh, lookahead_samples=args.lookahead_samples)
+    except CancelledRun as exc:
+        print(f"btk backtest: {exc}", file=sys.stderr)
+        return 143 if interrupt.received[:1] == [signal.SIGTERM] else 130
+    finally:
+        stop()
     print_summary(summary, args.metric)
     return 0
 

@@ -16,6 +16,8 @@ def _cell(x: float | None, spec: str) -> str:
 def print_summary(summary: dict[str, Any], metric: str) -> None:
     """The per-pair statistics table, the ranking and the report paths of a backtest flow run."""
     header = f"{'strategy':<10} {'symbol':<8} {'trades':>6} {'win rate':>9} {'total pnl':>10} {'sharpe':>7}"
+    for warning in summary.get("warnings", []):
+        print(f"warning: {warning}")
     print(header + "\n" + "-" * len(header))
     for pair in summary["pairs"]:
         s = pair["stats"]

@@ -76,7 +76,9 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
     """Backtest one pair, or a group of pairs sharing a risk profile as one portfolio run. Returns per pair
     its statistics, its closed trades and the texts of its schedule, risk, partial and performance reports."""
     import btk_core as bt
+    from flows import interrupt
     load_setup(setup)
+    interrupt.check()
     stop = bt.record_details()
     try:
         run = (bt.Backtest.run(pairs[0][0], strategy_name=pairs[0][1], exchange_name=exchange_name,
@@ -84,9 +86,10 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
                bt.Backtest.run_portfolio([tuple(p) for p in pairs], exchange_name=exchange_name,
                                          frame_name=frame_name))
         for _ in run:
-            pass
+            interrupt.check()  # a stopped run is not cached as if it were complete
     finally:
         stop()
+    interrupt.check()
     out = []
     for symbol, strategy in pairs:
         stats = bt.Backtest.get_data(symbol, strategy)
@@ -188,6 +191,8 @@ def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> l
             dump(other, str(Path(report_dir) / kind), pair_file(r["symbol"], r["strategy"]))
         stats = backtest_statistics([closed_from_json(c) for c in r["closed"]])
         text = backtest_report(r["strategy"], stats)
+        if r.get("warning"):
+            text = f"> **No data:** {r['warning']}\n\n{text}"
         if stats.signal_list:
             trades = sorted(stats.signal_list, key=lambda c: c.close_timestamp)
             image = equity_png([c.close_timestamp for c in trades], [c.pnl.pnl_percentage for c in trades],

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..candles import Candles
+from ..errors import UnknownSymbolError
 from ..registry import add_exchange
 from ..schemas import ExchangeSchema
 from .columns import IntervalColumns, answer, as_columns
@@ -21,7 +22,7 @@ def add_memory_exchange(exchange_name: str, candles: Mapping[str, Any], *, note:
 
     def get_candles(symbol: str, interval: str, since: int, limit: int) -> Candles:
         if symbol not in base:
-            raise LookupError(f"no candles for symbol {symbol!r}; this exchange has {sorted(base)}")
+            raise UnknownSymbolError(f"no candles for symbol {symbol!r}; this exchange has {sorted(base)}")
         return answer(series.get(symbol, interval), since, limit)
 
     return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
