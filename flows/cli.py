@@ -67,6 +67,27 @@ def _parser() -> argparse.ArgumentParser:
                                         "(<report_dir>/btk-run.json) without backtesting again.")
     report.add_argument("--run", default="./dump/btk-run.json", help="the run file (default ./dump/btk-run.json)")
     report.add_argument("--report-dir", default=None, help="where to write (default: the run file's folder)")
+    data = sub.add_parser("data", help="download candle files from an exchange, or check a folder of them",
+                          description="Candle files in the layout add_files_exchange serves: "
+                                      "<dir>/<symbol>/<interval>.parquet (or .csv).")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    download = data_sub.add_parser(
+        "download", help="download candles with ccxt (paged, resumable, with a progress bar)",
+        description="Download candles with ccxt into <dir>/<symbol>/<interval>.parquet, page by page; a file that "
+                    "exists is continued after its last candle, so an interrupted download resumes.")
+    download.add_argument("--exchange", required=True, help="ccxt exchange id, e.g. binance")
+    download.add_argument("--symbols", required=True, type=_csv, help="comma-separated ccxt symbols, e.g. BTC/USDT")
+    download.add_argument("--interval", default="1m", help="candle interval (default 1m)")
+    download.add_argument("--since", required=True, help="first day or time, ISO-8601 (UTC unless it has an offset)")
+    download.add_argument("--until", default=None, help="end (exclusive), ISO-8601; default now")
+    download.add_argument("--dir", default="./data", help="the folder (default ./data)")
+    download.add_argument("--api-url", default=None,
+                          help="another base URL for the exchange's spot API (a testnet, a proxy); spot markets only")
+    check = data_sub.add_parser("check", help="gaps, duplicates, order and defects per candle file, as a table",
+                                description="Check every <symbol>/<interval> file under a folder; exit 1 when one "
+                                            "has duplicates, rows out of order, unaligned times, defective candles "
+                                            "or cannot be read (gaps are reported, never an error).")
+    check.add_argument("--dir", default="./data", help="the folder (default ./data)")
     sub.add_parser("serve", help="serve the deployments of deployments/serve.py (needs PREFECT_API_URL)",
                    description="Serve the backtest nightly, the walker hourly and the live flow on demand.")
     return parser
@@ -180,6 +201,70 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_time(text: str, field: str) -> int:
+    from datetime import datetime, timezone
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{field} must be an ISO-8601 date or time like 2024-01-01, got {text!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
+
+
+def _exchange(exchange_id: str, api_url: str | None):
+    import ccxt
+    from urllib.parse import urlparse
+    if exchange_id not in ccxt.exchanges:
+        raise ValueError(f"unknown ccxt exchange id {exchange_id!r}")
+    exchange = getattr(ccxt, exchange_id)({"enableRateLimit": True})
+    if api_url:
+        for key, value in list(exchange.urls["api"].items()):
+            if isinstance(value, str):
+                exchange.urls["api"][key] = api_url.rstrip("/") + urlparse(value).path
+        exchange.options["fetchMarkets"] = {"types": ["spot"]}
+    return exchange
+
+
+def _data(args: argparse.Namespace) -> int:
+    from btk_core.exchanges.datafiles import check_candle_files, download_candles
+    from btk_core.fmt import iso
+    from btk_core.intervals import CANDLE_INTERVAL_MS
+    if args.data_command == "check":
+        checks = check_candle_files(args.dir)
+        if not checks:
+            raise ValueError(f"no candle files (<symbol>/<interval>.parquet or .csv) under {args.dir}")
+        header = (f"{'file':<36} {'candles':>9} {'first':<17} {'last':<17} {'gaps':>7} {'dups':>5} {'order':>5} "
+                  f"{'unaligned':>9} {'defects':>7}  status")
+        print(header + "\n" + "-" * len(header))
+        for c in checks:
+            name = os.path.relpath(c.path, args.dir)
+            if c.problem:
+                print(f"{name:<36} {'':>9} {'':<17} {'':<17} {'':>7} {'':>5} {'':>5} {'':>9} {'':>7}  {c.problem}")
+                continue
+            print(f"{name:<36} {c.candles:>9} {iso(c.first)[:16]:<17} {iso(c.last)[:16]:<17} {c.gaps:>7} "
+                  f"{c.duplicates:>5} {c.out_of_order:>5} {c.unaligned:>9} {c.defects:>7}  {'ok' if c.ok else 'FIX'}")
+        return 0 if all(c.ok for c in checks) else 1
+    if args.interval not in CANDLE_INTERVAL_MS:
+        raise ValueError(f"interval must be one of {list(CANDLE_INTERVAL_MS)}, got {args.interval!r}")
+    since = _parse_time(args.since, "--since")
+    until = _parse_time(args.until, "--until") if args.until else None
+    exchange = _exchange(args.exchange, args.api_url)
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn()) as bar:
+        done = []
+        for symbol in args.symbols:
+            row = bar.add_task(f"{symbol} {args.interval}", total=1)
+            result = download_candles(exchange, symbol, args.interval, since, args.dir, until=until,
+                                      on_progress=lambda d, t, row=row: bar.update(row, completed=d, total=t))
+            bar.update(row, completed=1, total=1)
+            done.append(result)
+    for r in done:
+        span = f"{iso(r.first)[:16]} to {iso(r.last)[:16]}" if r.first is not None else "no candles"
+        print(f"{r.symbol:<12} {r.candles:>9} candles ({r.added} new), {span}: {r.path}")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import runpy
     from pathlib import Path
@@ -205,7 +290,7 @@ def _optimize(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"demo": _demo, "backtest": _backtest, "walker": _walker, "live": _live, "optimize": _optimize,
-            "report": _report, "serve": _serve}
+            "report": _report, "data": _data, "serve": _serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import logging
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import clock
 from ..fmt import safe_name
@@ -36,12 +36,53 @@ def _next_month(start: int) -> int:
     return int(datetime(year, month, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
 
+def fetch_page(exchange: Any, symbol: str, interval: str, since: int, limit: int, *, retries: int,
+               backoff_s: float) -> list[Row]:
+    """One ``fetch_ohlcv`` page; network errors and rate limits are retried with exponential backoff, an
+    unknown symbol fails at once."""
+    import ccxt
+    transient = (ccxt.NetworkError, ccxt.ExchangeNotAvailable)
+    for attempt in range(retries + 1):
+        try:
+            return exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit)
+        except ccxt.BadSymbol as exc:
+            raise ValueError(f"unknown symbol {symbol!r} on {exchange.id}: {exc}") from exc
+        except transient as exc:
+            if attempt == retries:
+                raise
+            delay = backoff_s * 2 ** attempt
+            log.warning("%s fetch_ohlcv %s %s since=%d failed (%s); retrying in %.2fs", exchange.id,
+                        symbol, interval, since, type(exc).__name__, delay)
+            clock.pause(delay)
+    raise AssertionError("unreachable")
+
+
+def fetch_range(exchange: Any, symbol: str, interval: str, start: int, end: int, *, page_limit: int = 1000,
+                retries: int = 4, backoff_s: float = 0.5,
+                on_page: Callable[[list[Row]], None] | None = None) -> list[Row]:
+    """Every candle of ``[start, end)`` that has closed, page by page with explicit since/limit (ccxt's own
+    pagination computes its window from "now"); ``on_page`` sees each page as it arrives."""
+    step = CANDLE_INTERVAL_MS[interval]
+    end = min(end, clock.now() - clock.now() % step)
+    rows: list[Row] = []
+    since = start
+    while since < end:
+        page = fetch_page(exchange, symbol, interval, since, min(page_limit, (end - since) // step),
+                          retries=retries, backoff_s=backoff_s)
+        page = [r for r in page if since <= r[0] < end]
+        if not page:
+            break
+        rows += page
+        if on_page is not None:
+            on_page(page)
+        since = int(page[-1][0]) + step
+    return rows
+
+
 class CcxtSource:
     """The ``get_candles`` of a ccxt exchange, with paging, retries and the month cache."""
 
     def __init__(self, exchange: Any, cache_dir: str, page_limit: int, retries: int, backoff_s: float) -> None:
-        import ccxt
-        self.ccxt = ccxt
         self.exchange = exchange
         self.root = Path(cache_dir) / exchange.id
         self.page_limit = page_limit
@@ -49,36 +90,10 @@ class CcxtSource:
         self.backoff_s = backoff_s
 
     # ---- network ----------------------------------------------------------------------
-    def _fetch_page(self, symbol: str, interval: str, since: int, limit: int) -> list[Row]:
-        transient = (self.ccxt.NetworkError, self.ccxt.ExchangeNotAvailable)
-        for attempt in range(self.retries + 1):
-            try:
-                return self.exchange.fetch_ohlcv(symbol, interval, since=since, limit=limit)
-            except self.ccxt.BadSymbol as exc:
-                raise ValueError(f"unknown symbol {symbol!r} on {self.exchange.id}: {exc}") from exc
-            except transient as exc:
-                if attempt == self.retries:
-                    raise
-                delay = self.backoff_s * 2 ** attempt
-                log.warning("%s fetch_ohlcv %s %s since=%d failed (%s); retrying in %.2fs", self.exchange.id,
-                            symbol, interval, since, type(exc).__name__, delay)
-                clock.pause(delay)
-        raise AssertionError("unreachable")
-
     def _download(self, symbol: str, interval: str, start: int, end: int) -> list[Row]:
         """Every candle of ``[start, end)`` that has closed, page by page with explicit since/limit."""
-        step = CANDLE_INTERVAL_MS[interval]
-        end = min(end, clock.now() - clock.now() % step)
-        rows: list[Row] = []
-        since = start
-        while since < end:
-            page = self._fetch_page(symbol, interval, since, min(self.page_limit, (end - since) // step))
-            page = [r for r in page if since <= r[0] < end]
-            if not page:
-                break
-            rows += page
-            since = int(page[-1][0]) + step
-        return rows
+        return fetch_range(self.exchange, symbol, interval, start, end, page_limit=self.page_limit,
+                           retries=self.retries, backoff_s=self.backoff_s)
 
     # ---- cache ------------------------------------------------------------------------
     def _path(self, symbol: str, interval: str, month: int) -> Path:

@@ -106,7 +106,12 @@ def epoch_ms(values: np.ndarray, path: Path, column: str) -> np.ndarray:
 
 
 def file_columns(names: list[str], read: Any, path: Path) -> Columns:
-    """The six columns of a file whose columns are ``names`` (``read(name)`` gives one as numpy)."""
+    """The six columns of a file whose columns are ``names`` (``read(name)`` gives one as numpy), in time order."""
+    return normalised(raw_file_columns(names, read, path))
+
+
+def raw_file_columns(names: list[str], read: Any, path: Path) -> list[np.ndarray]:
+    """The six columns as the file holds them (rows in file order), times in ms."""
     by_key = {name.strip().lower(): name for name in names}
     time_name = next((by_key[a] for a in TIME_ALIASES if a in by_key), None)
     found = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
@@ -122,7 +127,7 @@ def file_columns(names: list[str], read: Any, path: Path) -> Columns:
         if col.dtype.kind not in "iuf":
             raise CandleSourceUnusable(f"{path}: column '{by_key[field]}' is not numeric (first value {col[0]!r})")
         values.append(col)
-    return normalised([epoch_ms(np.asarray(read(time_name)), path, time_name), *values])
+    return [epoch_ms(np.asarray(read(time_name)), path, time_name), *values]
 
 
 def _read(path: Path) -> Columns:
@@ -130,6 +135,19 @@ def _read(path: Path) -> Columns:
     with _cache_lock:
         if key in _cache:
             return _cache[key]
+    cols = file_columns(*_open(path), path)
+    with _cache_lock:
+        _cache[key] = cols
+    return cols
+
+
+def read_raw(path: Path) -> list[np.ndarray]:
+    """A candle file's six columns in file order (``btk data check`` looks at duplicates and order)."""
+    return raw_file_columns(*_open(path), path)
+
+
+def _open(path: Path) -> tuple[list[str], Any]:
+    """The column names of a parquet or CSV file and a function reading one column as numpy."""
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
         source = pq.ParquetFile(path)
@@ -145,10 +163,7 @@ def _read(path: Path) -> Columns:
             raise CandleSourceUnusable(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
         names = table.column_names
         read = lambda f: table.column(f).to_numpy()  # noqa: E731
-    cols = file_columns(names, read, path)
-    with _cache_lock:
-        _cache[key] = cols
-    return cols
+    return names, read
 
 
 def _find(directory: Path, symbol: str, interval: str) -> Path | None:
