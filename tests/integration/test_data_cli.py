@@ -53,6 +53,17 @@ def test_download_pages_resumes_and_the_folder_backtests(fake, tmp_path):
     assert check.returncode == 0, check.stdout
     assert check.stdout.count(" ok") == 2
 
+    import btk_core as bt
+    from btk_core.exchanges import add_files_exchange
+    add_files_exchange("downloaded", data)
+    bt.add_frame(frame_name="two-days", interval="1m", start_date=JUNE + 3_600_000, end_date=JUNE + 2 * 86_400_000)
+    bt.add_strategy(strategy_name="hourly", interval="1h", get_signal=lambda symbol, when: {
+        "position": "long", "price_take_profit": bt.get_average_price(symbol) * 1.006,
+        "price_stop_loss": bt.get_average_price(symbol) * 0.994, "minute_estimated_time": 60})
+    trades = list(bt.Backtest.run("BTC/USDT", strategy_name="hourly", exchange_name="downloaded",
+                                  frame_name="two-days"))
+    assert len(trades) > 10
+
 
 def test_check_names_what_is_wrong(tmp_path):
     import pandas as pd
