@@ -50,6 +50,7 @@ class LiveApi(PairModeApi):
         self._machines: dict[tuple[str, str], PairMachine] = {}
         self._wakeups: dict[tuple[str, str], threading.Event] = {}
         self._halts: set[tuple[str, str]] = set()  # halted before or during their run
+        self._stops: set[tuple[str, str]] = set()  # stopped before or during their run
         self._risk = LiveRiskBooks()
 
     def run(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Iterator[Yielded]:
@@ -65,6 +66,7 @@ class LiveApi(PairModeApi):
         key = (symbol, strategy_name)
         self._runs.claim([key])
         self._halts.discard(key)
+        self._stops.discard(key)
         lock = PairLock(snapshot().CC_PERSIST_BASE_DIR, symbol, strategy_name)
         try:
             lock.acquire()
@@ -87,6 +89,7 @@ class LiveApi(PairModeApi):
                 gate = RiskGate(self._risk.book, strategy.risk_names)
             machine = PairMachine(ctx, strategy, symbol, risk=gate, persistence=persistence,
                                   sinks=(self._sink(cfg),))
+            machine.stopped = key in self._stops  # a stop asked between run() and the first tick counts
             self._machines[key] = machine
             wakeup = self._wakeups.setdefault(key, threading.Event())
             wakeup.clear()
@@ -133,6 +136,7 @@ class LiveApi(PairModeApi):
         finally:
             lock.release()
             self._halts.discard(key)
+            self._stops.discard(key)
             machine = self._machines.get(key)
             if machine is not None:
                 machine.close()
@@ -214,7 +218,9 @@ class LiveApi(PairModeApi):
             wakeup.set()
 
     def stop(self, symbol: str, strategy_name: str) -> None:
-        """No new signals; a waiting row is cancelled at the next tick; a position runs to its close (§9.6)."""
+        """No new signals; a waiting row is cancelled at the next tick; a position runs to its close (§9.6).
+        Also before the run's first tick, once ``run`` was called."""
+        self._stops.add((symbol, strategy_name))
         machine = self._machines.get((symbol, strategy_name))
         if machine is not None:
             machine.stopped = True

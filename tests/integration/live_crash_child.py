@@ -118,6 +118,9 @@ add_synthetic_exchange("syn")
 bt.add_risk(risk_name="book", validations=[lambda p: None])
 bt.add_strategy(strategy_name="crashy", interval="5m", get_signal=get_signal, risk_name="book", callbacks=CALLBACKS)
 print("ready", flush=True)
-for _ in bt.Live.run("BTCUSDT", strategy_name="crashy", exchange_name="syn"):
+run = bt.Live.run("BTCUSDT", strategy_name="crashy", exchange_name="syn")
+if now[0] >= end:  # restarted after the end: stopped like the run that was killed, from the first tick
+    bt.Live.stop("BTCUSDT", "crashy")
+for _ in run:
     pass
 print("done", flush=True)
