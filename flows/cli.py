@@ -150,8 +150,10 @@ def _walker(args: argparse.Namespace) -> int:
     from btk_core.registry import lookup
     from flows.setup_loader import load_setup
     from flows.walker import walker_flow
+    from flows.backtest import check_symbols
     load_setup(args.setup)
-    lookup("walker", args.walker)
+    walker = lookup("walker", args.walker)
+    check_symbols(args.setup, args.symbols, walker.exchange_name, walker.frame_name)  # fails in seconds
     progress, stop = _progress_bar(walker=True)
     with progress:
         rows = walker_flow(args.setup, args.symbols, args.walker, report_dir=args.report_dir)

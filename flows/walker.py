@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.runners import make_task_runner
@@ -33,8 +33,11 @@ def walker_flow(setup: str, symbols: list[str], walker_name: str, task_runner: s
     """Compare the walker's strategies on every symbol; returns the best strategy per symbol. Batch
     strategies are first checked for look-ahead like in ``backtest_flow`` (0 skips the check)."""
     from btk_core.registry import lookup
+    from flows.backtest import check_symbols
     load_setup(setup)
     walker = lookup("walker", walker_name)
+    for warning in check_symbols(setup, list(symbols), walker.exchange_name, walker.frame_name).values():
+        get_run_logger().warning(warning)  # an unusable source or no candles at all fail here, in one line
     batch = [g for g in walker.strategies if lookup("strategy", g).get_signals is not None]
 
     @flow(name="btk-walker-symbols", task_runner=make_task_runner(task_runner))
