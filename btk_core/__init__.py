@@ -31,15 +31,17 @@ from .modes.backtest import Backtest
 from .modes.live import Live
 from .optimizer import Optimizer, OptimizerEntry, OptimizerProgress
 from .modes.walker import (Walker, WalkerCompleteContract, WalkerContract, WalkerProgress, WalkerResults)
-from .reports.api import Heat, Partial, Performance, Schedule
+from .reports.api import Heat, Partial, Performance, Risk, Schedule
 from .reports.signal_dump import dump_signal
 from .reports.stores import record_details
-from .risk import ActivePosition, Risk, RiskContract, RiskStatistics, RiskValidationPayload
+from .reset import reset_all
+from .risk import ActivePosition, RiskContract, RiskValidationPayload
 from .sizing import PositionSize
 from .results import (ActiveResult, BacktestProgress, CancelledResult, ClosedResult, DoneContract, IdleResult,
                       OpenedResult, PartialContract, PerformanceContract, PingContract, Pnl, RunStatus,
                       ScheduledResult, TickResult)
 from .signals import SignalDto, SignalRow
+from .stats import RiskStatistics
 from .stats import (BacktestStatistics, HeatmapRow, HeatmapStatistics, LiveStatistics, MetricStats,
                     PartialStatistics, PerformanceStatistics, ScheduleStatistics)
 from .schemas import (ExchangeSchema, FrameSchema, OptimizerSchema, RiskSchema, SizingSchema, StrategySchema,

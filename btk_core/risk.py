@@ -20,7 +20,6 @@ from .guard import call_user
 from .registry import lookup
 from .schemas import RiskSchema
 from .signals import SignalRow
-from .stores import BoundedStore
 
 if TYPE_CHECKING:
     from .strategy import PairMachine
@@ -181,44 +180,3 @@ class RiskGate:
     def remove(self, pair: "PairMachine", row: SignalRow) -> None:
         for profile in self.profiles:
             self.book.remove(profile.risk_name, f"{pair.strategy_name}:{pair.symbol}")
-
-
-#: Rejections per (symbol, strategy_name, backtest), newest first, bounded by ``CC_RISK_MAX_EVENTS``.
-RISK_EVENTS: BoundedStore[RiskContract] = BoundedStore()
-
-
-@dataclass(frozen=True)
-class RiskStatistics:
-    """Risk rejections of a pair (SPEC §13.5)."""
-
-    total_rejections: int
-    by_symbol: dict[str, int]
-    by_strategy: dict[str, int]
-    event_list: list[RiskContract]
-
-
-class RiskApi:
-    """``Risk``: what the risk profiles rejected."""
-
-    def get_data(self, symbol: str, strategy_name: str, backtest: bool = True) -> RiskStatistics:
-        lookup("strategy", strategy_name)
-        events_ = RISK_EVENTS.items((symbol, strategy_name, backtest))
-        by_symbol: dict[str, int] = {}
-        by_strategy: dict[str, int] = {}
-        for e in events_:
-            by_symbol[e.symbol] = by_symbol.get(e.symbol, 0) + 1
-            by_strategy[e.strategy_name] = by_strategy.get(e.strategy_name, 0) + 1
-        return RiskStatistics(len(events_), dict(sorted(by_symbol.items())), dict(sorted(by_strategy.items())),
-                              events_)
-
-    def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
-        from .reports.documents import risk_report
-        return risk_report(symbol, strategy_name, self.get_data(symbol, strategy_name, backtest))
-
-    def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/risk") -> str:
-        from .reports.documents import pair_file
-        from .reports.render import dump
-        return dump(self.get_report(symbol, strategy_name, backtest), path, pair_file(symbol, strategy_name))
-
-
-Risk = RiskApi()

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .results import ClosedResult
+
+if TYPE_CHECKING:
+    from .risk import RiskContract
 
 
 def safe(x: float | None) -> float | None:
@@ -280,3 +283,25 @@ def performance_statistics(strategy_name: str, event_list: list) -> PerformanceS
              for kind, items in by_type.items()}
     return PerformanceStatistics(strategy_name, len(event_list), math.fsum(e.duration for e in event_list), stats,
                                  list(event_list))
+
+
+# ---- risk (SPEC §13.5) --------------------------------------------------------------------
+@dataclass(frozen=True)
+class RiskStatistics:
+    """Risk rejections of a pair (SPEC §13.5)."""
+
+    total_rejections: int
+    by_symbol: dict[str, int]
+    by_strategy: dict[str, int]
+    event_list: list["RiskContract"]
+
+
+def risk_statistics(event_list: list["RiskContract"]) -> RiskStatistics:
+    """Counts of rejections per symbol and per strategy (sorted by name) over events given newest first."""
+    by_symbol: dict[str, int] = {}
+    by_strategy: dict[str, int] = {}
+    for e in event_list:
+        by_symbol[e.symbol] = by_symbol.get(e.symbol, 0) + 1
+        by_strategy[e.strategy_name] = by_strategy.get(e.strategy_name, 0) + 1
+    return RiskStatistics(len(event_list), dict(sorted(by_symbol.items())), dict(sorted(by_strategy.items())),
+                          list(event_list))

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from btk_core import clock, config, events, registry
-from btk_core.persist import reset_persist_adapters
-from btk_core.modes.backtest import Backtest
-from btk_core.modes.live import Live
-from btk_core.modes.walker import Walker
-from btk_core.reports import stores as report_stores
-from btk_core.risk import RISK_EVENTS
+from btk_core import clock, listen_error, reset_all
 
 
 class FakeClock:
@@ -30,21 +24,9 @@ class FakeClock:
 
 @pytest.fixture(autouse=True)
 def clean_state():
-    Backtest._reset()
-    RISK_EVENTS.clear_all()
-    report_stores.clear_all()
-    Walker._reset()
-    Live._reset()
-    registry.clear_registry()
-    config.reset_config()
-    events.reset_listeners()
-    clock.set_clock()
-    reset_persist_adapters()
+    reset_all()
     yield
-    registry.clear_registry()
-    config.reset_config()
-    events.reset_listeners()
-    clock.set_clock()
+    reset_all()
 
 
 @pytest.fixture
@@ -59,7 +41,7 @@ def fake_clock():
 def errors():
     """Collect everything emitted on listen_error."""
     seen: list[BaseException] = []
-    events.listen_error(seen.append)
+    listen_error(seen.append)
     return seen
 
 

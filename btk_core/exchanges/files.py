@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,35 @@ from .columns import answer, normalised
 from .resample import aggregate
 
 _SUFFIXES = (".parquet", ".csv")
-_cache: dict[tuple[str, float], Columns] = {}
+#: Parsed files kept per process, by (path, modification time); the least recently used go first once the
+#: columns held pass ``CACHE_LIMIT_BYTES``.
+CACHE_LIMIT_BYTES = 2 * 1024**3
+_cache: "OrderedDict[tuple[str, float], Columns]" = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+def _cached(key: tuple[str, float]) -> Columns | None:
+    with _cache_lock:
+        cols = _cache.get(key)
+        if cols is not None:
+            _cache.move_to_end(key)
+        return cols
+
+
+def _keep(key: tuple[str, float], cols: Columns) -> None:
+    with _cache_lock:
+        _cache[key] = cols
+        stale = [k for k in _cache if k[0] == key[0] and k != key]  # older versions of the same file
+        for k in stale:
+            del _cache[k]
+        while len(_cache) > 1 and sum(c.nbytes for v in _cache.values() for c in v) > CACHE_LIMIT_BYTES:
+            _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    """Forget every parsed file."""
+    with _cache_lock:
+        _cache.clear()
 
 
 def candle_path(directory: str | os.PathLike[str], symbol: str, interval: str, suffix: str = ".parquet") -> Path:
@@ -132,12 +160,10 @@ def raw_file_columns(names: list[str], read: Any, path: Path) -> list[np.ndarray
 
 def _read(path: Path) -> Columns:
     key = (str(path), path.stat().st_mtime)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    cols = file_columns(*_open(path), path)
-    with _cache_lock:
-        _cache[key] = cols
+    cols = _cached(key)
+    if cols is None:
+        cols = file_columns(*_open(path), path)
+        _keep(key, cols)
     return cols
 
 
@@ -187,13 +213,11 @@ def load_columns(directory: str | os.PathLike[str], symbol: str, interval: str) 
             f"{candle_path(directory, symbol, interval)} (or .csv)"
             + ("" if interval == "1m" else " and a 1m file to aggregate from"))
     key = (f"{base}#{interval}", base.stat().st_mtime)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    cols = aggregate(_read(base), CANDLE_INTERVAL_MS[interval])
-    freeze(*cols)
-    with _cache_lock:
-        _cache[key] = cols
+    cols = _cached(key)
+    if cols is None:
+        cols = aggregate(_read(base), CANDLE_INTERVAL_MS[interval])
+        freeze(*cols)
+        _keep(key, cols)
     return cols
 
 

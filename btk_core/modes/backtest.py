@@ -31,7 +31,7 @@ from ..registry import lookup
 from .background import consume_in_background
 from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
 from ..reports import stores as report_stores
-from ..risk import RISK_EVENTS, RiskBook, RiskContract, RiskGate
+from ..risk import RiskBook, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
 from ..stats import BacktestStatistics, backtest_statistics
@@ -166,17 +166,13 @@ class BacktestApi(PairModeApi):
         """SPEC §7.8: the pair's stores and state start empty."""
         key = (machine.symbol, machine.strategy_name)
         self._closed.clear((*key, True))
-        RISK_EVENTS.clear((*key, True))
         report_stores.clear_pair(machine.symbol, machine.strategy_name, True)
         self._machines[key] = machine
 
     def _record(self, item: object) -> None:
-        if not isinstance(item, RiskContract):
-            report_stores.record_result(item, self._limits)
+        report_stores.record_result(item, self._limits)
         if isinstance(item, ClosedResult):
             self._closed.add((item.symbol, item.strategy_name, True), item, self._limits.CC_BACKTEST_MAX_SIGNALS)
-        elif isinstance(item, RiskContract):
-            RISK_EVENTS.add((item.symbol, item.strategy_name, True), item, self._limits.CC_RISK_MAX_EVENTS)
 
     # ---- the loop ----------------------------------------------------------------
     def _drive(self, run: _Run, frame: FrameSchema) -> Iterator[Final]:

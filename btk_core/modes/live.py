@@ -26,7 +26,7 @@ from ..persist.state import LiveRiskBooks, PairPersistence
 from ..registry import lookup
 from ..reports import stores as report_stores
 from ..results import CancelledResult, ClosedResult, DoneContract, OpenedResult, RunStatus, ScheduledResult
-from ..risk import RISK_EVENTS, ActivePosition, RiskContract, RiskGate
+from ..risk import ActivePosition, RiskGate
 from ..runs import RunRegistry
 from ..signals import SignalRow
 from ..stats import LiveStatistics, live_statistics
@@ -144,13 +144,9 @@ class LiveApi(PairModeApi):
             self._runs.release(key, status)
             events.done_live.emit(DoneContract(exchange.exchange_name, strategy.strategy_name, False, symbol))
 
-    def _sink(self, cfg: Any) -> Callable[[object], None]:
-        def record(item: object) -> None:
-            if isinstance(item, RiskContract):
-                RISK_EVENTS.add((item.symbol, item.strategy_name, False), item, cfg.CC_RISK_MAX_EVENTS)
-            else:
-                report_stores.record_result(item, cfg)
-        return record
+    @staticmethod
+    def _sink(cfg: Any) -> Callable[[object], None]:
+        return lambda item: report_stores.record_result(item, cfg)
 
     def _restore(self, machine: PairMachine, persistence: PairPersistence) -> str:
         """SPEC §9.4, §20.1, §20.2: adopt the pair's own state, reconcile its risk key, deliver again what a

@@ -9,9 +9,10 @@ guarantee as the file adapter: after a crash a value is either the old or the ne
 """
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any, Callable, Iterator, Protocol
+
+from .codec import encode
 
 STORES = ("signal", "schedule", "risk", "partial", "journal")
 
@@ -30,11 +31,8 @@ class PersistBase(Protocol):
 
 
 Factory = Callable[[str, str], PersistBase]
-
-
-def encode(value: Any) -> bytes:
-    """The one JSON form of stored values (sorted keys, compact, no NaN)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
+__all__ = ["PersistBase", "Factory", "STORES", "encode", "move_aside", "open_store", "reset_persist_adapters",
+           "use_persist_adapter"]
 
 
 def _file_factory(entity_name: str, base_dir: str) -> PersistBase:

@@ -12,7 +12,7 @@ from ..atomic import atomic_write
 from ..errors import PersistCorruptError
 from ..events import emit_error
 from ..fmt import safe_name
-from . import encode
+from .codec import encode
 
 STALE_TEMP_SECONDS = 60
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 from .. import clock
 from ..errors import PersistCorruptError
 from ..events import emit_error
-from . import encode
+from .codec import encode
 
 
 class RedisPersist:

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 from .. import clock
 from ..errors import PersistCorruptError
 from ..events import emit_error
-from . import encode
+from .codec import encode
 
 
 class SqlitePersist:

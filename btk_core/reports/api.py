@@ -1,9 +1,10 @@
-"""``Heat``, ``Schedule``, ``Partial`` and ``Performance``: statistics, reports and dumps (SPEC §17.4)."""
+"""``Heat``, ``Schedule``, ``Risk``, ``Partial`` and ``Performance``: statistics, reports and dumps (SPEC §17.4)."""
 from __future__ import annotations
 
 from ..registry import lookup
-from ..stats import (HeatmapStatistics, PartialStatistics, PerformanceStatistics, ScheduleStatistics,
-                     heatmap_statistics, performance_statistics, schedule_statistics)
+from ..stats import (HeatmapStatistics, PartialStatistics, PerformanceStatistics, RiskStatistics,
+                     ScheduleStatistics, heatmap_statistics, performance_statistics, risk_statistics,
+                     schedule_statistics)
 from . import documents, stores
 from .render import dump
 
@@ -37,6 +38,20 @@ class ScheduleApi:
         return documents.schedule_report(strategy_name, self.get_data(symbol, strategy_name, backtest))
 
     def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/schedule") -> str:
+        return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
+
+
+class RiskApi:
+    """What the risk profiles rejected for a pair."""
+
+    def get_data(self, symbol: str, strategy_name: str, backtest: bool = True) -> RiskStatistics:
+        lookup("strategy", strategy_name)
+        return risk_statistics(stores.RISK.items((symbol, strategy_name, backtest)))
+
+    def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
+        return documents.risk_report(symbol, strategy_name, self.get_data(symbol, strategy_name, backtest))
+
+    def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/risk") -> str:
         return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
 
 
@@ -77,5 +92,6 @@ class PerformanceApi:
 
 Heat = HeatApi()
 Schedule = ScheduleApi()
+Risk = RiskApi()
 Partial = PartialApi()
 Performance = PerformanceApi()

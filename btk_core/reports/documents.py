@@ -5,9 +5,8 @@ from typing import Any
 
 from .. import config
 from ..fmt import iso, minutes, num, pct, price, safe_name
-from ..risk import RiskStatistics
 from ..stats import (BacktestStatistics, HeatmapStatistics, LiveStatistics, PartialStatistics,
-                     PerformanceStatistics, ScheduleStatistics)
+                     PerformanceStatistics, RiskStatistics, ScheduleStatistics)
 from .render import fixed, render
 
 

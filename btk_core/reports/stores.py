@@ -14,9 +14,11 @@ from typing import Any, Callable
 from .. import events
 from .. import config
 from ..results import CancelledResult, ClosedResult, OpenedResult, ScheduledResult
+from ..risk import RiskContract
 from ..stores import BoundedStore
 
 SCHEDULE: BoundedStore[Any] = BoundedStore()      # (symbol, strategy, backtest)
+RISK: BoundedStore[RiskContract] = BoundedStore()  # (symbol, strategy, backtest): rejections, newest first
 PARTIAL: BoundedStore[Any] = BoundedStore()       # (symbol, strategy, backtest) -> (kind, contract)
 PERFORMANCE: BoundedStore[Any] = BoundedStore()   # (symbol, strategy, backtest)
 
@@ -91,8 +93,12 @@ LIVE = LiveQueue()
 
 
 def record_result(result: Any, cfg: Any) -> None:
-    """The "report stores" slot of §4.6 for schedule, heat and the live queue."""
+    """The "report stores" slot of §4.6: schedule, heat, the live queue and risk rejections (SPEC §13.5),
+    for backtest and live alike."""
     key = (result.symbol, result.strategy_name, result.backtest)
+    if isinstance(result, RiskContract):
+        RISK.add(key, result, cfg.CC_RISK_MAX_EVENTS)
+        return
     if not result.backtest:
         LIVE.add(result, cfg.CC_LIVE_MAX_EVENTS)
     if isinstance(result, ClosedResult):
@@ -105,7 +111,7 @@ def record_result(result: Any, cfg: Any) -> None:
 def clear_pair(symbol: str, strategy_name: str, backtest: bool) -> None:
     """A run clears its own stores at start (SPEC §7.8)."""
     key = (symbol, strategy_name, backtest)
-    for store in (SCHEDULE, PARTIAL, PERFORMANCE):
+    for store in (SCHEDULE, RISK, PARTIAL, PERFORMANCE):
         store.clear(key)
     HEAT.clear_row(strategy_name, backtest, symbol)
 
@@ -113,7 +119,7 @@ def clear_pair(symbol: str, strategy_name: str, backtest: bool) -> None:
 def clear_all() -> None:
     """Empty every store and forget ``record_details`` users (tests; a fresh process starts like this)."""
     global _details_users
-    for store in (SCHEDULE, PARTIAL, PERFORMANCE):
+    for store in (SCHEDULE, RISK, PARTIAL, PERFORMANCE):
         store.clear_all()
     HEAT.clear_all()
     LIVE.clear_all()

@@ -238,12 +238,7 @@ def answer_at(rows, when, price):
 @given(tables())
 def test_property_batch_equals_event_for_any_table(geometry):
     """Prices come from a fixed reference (the first close), so both forms can build the same answers."""
-    from btk_core import registry
-    from btk_core.modes.backtest import Backtest
-    from btk_core.reports import stores
-    registry.clear_registry()
-    Backtest._reset()
-    stores.clear_all()
+    bt.reset_all()  # Hypothesis runs many examples inside one test: each starts like a fresh process
     interval, frame_interval, rows = geometry
     add_synthetic_exchange("syn")
     bt.add_frame(frame_name="f", interval=frame_interval, start_date=DAY, end_date=DAY + 6 * 60 * M)

@@ -160,9 +160,7 @@ def test_engine_equals_reference(candles, sig, priority, profit_levels, loss_lev
     (jump to the activation candle, no milestone scan); the results must not change."""
     for m in range(WHEN - 5, WHEN):
         candles[m] = candles.get(m) or (100.0, 100.2, 99.8, 100.0, 10.0)
-    registry.clear_registry()
-    bt.Backtest._reset()
-    bt.events.reset_listeners()
+    bt.reset_all()  # Hypothesis runs many examples inside one test: each starts like a fresh process
     now = T0 + (now_minute if now_minute is not None else 10_000) * M
     clock.set_clock(lambda: now)
     try:
