@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 t_import = time.perf_counter()
 import btk_core as bt  # noqa: E402
+
 IMPORT_S = time.perf_counter() - t_import
 
 from benchmarks import _peers, reference_strategy  # noqa: E402

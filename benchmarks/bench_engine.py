@@ -14,10 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import _peers, reference_strategy  # noqa: E402
-import btk_core as bt  # noqa: E402
-from btk_core import registry  # noqa: E402
-from btk_core.exchanges import add_memory_exchange  # noqa: E402
+import btk_core as bt
+from benchmarks import _peers, reference_strategy
+from btk_core import registry
+from btk_core.exchanges import add_memory_exchange
 
 
 def timed(fn, repeats: int) -> tuple[float, object]:
@@ -34,7 +34,7 @@ def bench_reference(data: dict, repeats: int) -> None:
     registry.clear_registry()
     reference_strategy.register(data)
     for strategy in ("sma", "sma-batch"):
-        def run() -> list:
+        def run(strategy: str = strategy) -> list:
             return list(bt.Backtest.run("BENCH", strategy_name=strategy, exchange_name="bench", frame_name="bench"))
 
         seconds, trades = timed(run, repeats)

@@ -18,11 +18,12 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def main() -> None:
+    from prefect import flow
+
     from flows.backtest import backtest_flow, plan_groups
     from flows.demo import DEMO_SETUP
     from flows.setup_loader import load_setup
     from flows.tasks import rank_strategies, render_backtest_reports, run_backtest, write_heatmap, write_reports
-    from prefect import flow
 
     @flow(name="btk-empty")
     def empty() -> None:

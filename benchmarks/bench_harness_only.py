@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks import _peers  # noqa: E402
+from benchmarks import _peers
 
 common = _peers.load("common")
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import btk_core as bt  # noqa: E402
-from flows.demo import DEMO_SETUP  # noqa: E402
-from flows.setup_loader import load_setup  # noqa: E402
+import btk_core as bt
+from flows.demo import DEMO_SETUP
+from flows.setup_loader import load_setup
 
 
 def median_time(fn, repeats: int = 5) -> float:

@@ -10,8 +10,8 @@ the same trades.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 import numpy as np
 
@@ -45,7 +45,7 @@ def sma(values: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def get_signals(symbol: str, candles: Candles) -> "pd.DataFrame":  # noqa: F821
+def get_signals(symbol: str, candles: Candles) -> pd.DataFrame:  # noqa: F821
     import pandas as pd  # here, so that the event form's process never loads pandas
     close = candles.close
     fast, slow = sma(close, FAST), sma(close, SLOW)

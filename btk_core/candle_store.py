@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -189,7 +189,7 @@ class CandleStore:
         start, end = k0 * span, (k1 + 1) * span
         try:
             cols = self._fetch_pages(symbol, "1m", MINUTE_MS, start, end, (k1 + 1 - k0) * size)
-        except Exception:  # noqa: BLE001 - the per-block path will retry and report it properly
+        except Exception:
             return
         bounds = np.searchsorted(cols[0], np.arange(k0, k1 + 2, dtype=np.int64) * span)
         counts = np.diff(bounds)

@@ -7,11 +7,11 @@ numpy view made on access.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter, itemgetter
-from typing import Any, Iterator, overload
+from typing import Any, overload
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class Candles(Sequence):
         self._cols, self._lo, self._hi = cols, 0, len(cols[0])
 
     @classmethod
-    def view(cls, cols: Columns, lo: int, hi: int) -> "Candles":
+    def view(cls, cols: Columns, lo: int, hi: int) -> Candles:
         """A window over existing (read-only) columns, without copying."""
         obj = cls.__new__(cls)
         obj._cols, obj._lo, obj._hi = cols, lo, hi
@@ -100,9 +100,9 @@ class Candles(Sequence):
     @overload
     def __getitem__(self, i: int) -> Candle: ...
     @overload
-    def __getitem__(self, i: slice) -> "Candles": ...
+    def __getitem__(self, i: slice) -> Candles: ...
 
-    def __getitem__(self, i: int | slice) -> Candle | "Candles":
+    def __getitem__(self, i: int | slice) -> Candle | Candles:
         n = self._hi - self._lo
         if isinstance(i, slice):
             start, stop, step = i.indices(n)

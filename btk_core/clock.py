@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def _system_now_ms(_time_ns: Callable[[], int] = time.time_ns) -> int:
@@ -32,7 +32,7 @@ def pause(seconds: float) -> None:
     _sleep(seconds)
 
 
-def wait(seconds: float, interrupt: "threading.Event") -> None:
+def wait(seconds: float, interrupt: threading.Event) -> None:
     """Sleep ``seconds``, waking early when ``interrupt`` is set (only possible on the system sleeper;
     an installed sleeper is called as is, so tests keep simulated time)."""
     if _sleep is time.sleep:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, make_dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .errors import ConfigValidationError
 

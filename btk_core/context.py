@@ -7,11 +7,12 @@ code copy the context (``contextvars.copy_context``), so the helpers work there 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from .candle_store import CandleStore
 from .candles import Candles

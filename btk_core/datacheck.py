@@ -76,6 +76,6 @@ def _no_candles(exchange, symbol: str, exchange_name: str, frame_name: str, star
         ts = to_columns(answer)[0]
         hint = (f"; the source's first 1m candle of {symbol} is at {iso(int(ts[0]))}" if len(ts)
                 else f"; the source has no 1m candles of {symbol}")
-    except Exception:  # noqa: BLE001 - the hint is optional
+    except Exception:
         pass
     return f"{where} ({iso(start)} to {iso(end)}){hint}"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import wrap_user_error
 
@@ -56,7 +57,7 @@ class Topic:
         unsubscribe = self.listen(once)
         return unsubscribe
 
-    def _remove(self, entry: "_Entry") -> None:
+    def _remove(self, entry: _Entry) -> None:
         with self._lock:
             self.listeners = tuple(e for e in self.listeners if e is not entry)
 

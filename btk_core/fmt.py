@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 NA = "N/A"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SAFE = re.compile(r"[A-Za-z0-9._-]+")
 _UNSAFE_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -70,14 +70,14 @@ def to_datetime(ms: int) -> datetime:
     microsecond of the true value for any date this century, so the result is exact
     (and twice as fast as epoch + timedelta, which matters once per ``get_signal`` call).
     """
-    return datetime.fromtimestamp(ms / 1000, timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def to_ms(value: object, field: str) -> int:
     """Milliseconds from an aware/naive (read as UTC) datetime or an int; ``ValueError`` otherwise."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         delta = value - _EPOCH
         return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
     if isinstance(value, int) and not isinstance(value, bool):
@@ -110,9 +110,9 @@ def describe_result(result: object) -> str:
     if action == "scheduled":
         return f"{head}: limit entry {short_price(row.price_open)} ({levels})"
     if action == "closed":
-        pnl = getattr(result, "pnl")
-        return (f"{head} by {getattr(result, 'close_reason')} at {short_price(pnl.price_close)} "
+        pnl = result.pnl
+        return (f"{head} by {result.close_reason} at {short_price(pnl.price_close)} "
                 f"(entry {short_price(pnl.price_open)}), PnL {pct(pnl.pnl_percentage)}")
     if action == "cancelled":
-        return f"{head}: {getattr(result, 'reason')}, limit entry {short_price(row.price_open)} never filled"
+        return f"{head}: {result.reason}, limit entry {short_price(row.price_open)} never filled"
     return head

@@ -1,7 +1,8 @@
 """Calling user code without letting it break a run (SPEC §4.6)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import wrap_user_error
 from .events import emit_error

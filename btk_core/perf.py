@@ -11,7 +11,8 @@ class PerfTimer:
     """Emits ``PerformanceContract`` events chained by ``previous_timestamp``."""
 
     def __init__(self, symbol: str, strategy_name: str, exchange_name: str, backtest: bool) -> None:
-        self.symbol, self.strategy_name, self.exchange_name, self.backtest = symbol, strategy_name, exchange_name, backtest
+        self.symbol, self.strategy_name = symbol, strategy_name
+        self.exchange_name, self.backtest = exchange_name, backtest
         self.previous: int | None = None
 
     @staticmethod

@@ -6,11 +6,19 @@ naming the kind and the name, so a typo in a flow parameter fails loudly.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .errors import DuplicateNameError, UnknownNameError
-from .schemas import (ExchangeSchema, FrameSchema, OptimizerSchema, RiskSchema, SizingSchema,
-                      StrategySchema, WalkerSchema)
+from .schemas import (
+    ExchangeSchema,
+    FrameSchema,
+    OptimizerSchema,
+    RiskSchema,
+    SizingSchema,
+    StrategySchema,
+    WalkerSchema,
+)
 
 S = TypeVar("S")
 _KINDS = ("exchange", "strategy", "frame", "risk", "sizing", "walker", "optimizer")

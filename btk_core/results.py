@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from .signals import SignalRow
 
@@ -88,7 +88,7 @@ class CancelledResult(_Delivered, _Result):
     action: Literal["cancelled"] = "cancelled"
 
 
-TickResult = Union[IdleResult, ScheduledResult, OpenedResult, ActiveResult, ClosedResult, CancelledResult]
+TickResult = IdleResult | ScheduledResult | OpenedResult | ActiveResult | ClosedResult | CancelledResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ names, in order, and stops at the first rejection.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import events
 from .errors import UserCodeError, wrap_user_error
@@ -133,7 +133,7 @@ class RiskGate:
         self.book = book
         self.profiles: tuple[RiskSchema, ...] = tuple(lookup("risk", name) for name in risk_names)
 
-    def allows(self, pair: "PairMachine", row: SignalRow, current_price: float, timestamp: int) -> bool:
+    def allows(self, pair: PairMachine, row: SignalRow, current_price: float, timestamp: int) -> bool:
         key = f"{pair.strategy_name}:{pair.symbol}"
         for profile in self.profiles:
             active = self.book.positions(profile.risk_name, excluding=key)
@@ -167,16 +167,16 @@ class RiskGate:
         return None
 
     @staticmethod
-    def _callback(profile: RiskSchema, name: str, pair: "PairMachine", payload: RiskValidationPayload) -> None:
+    def _callback(profile: RiskSchema, name: str, pair: PairMachine, payload: RiskValidationPayload) -> None:
         fn = profile.callbacks.get(name)
         if fn is not None:
             call_user(fn, pair.symbol, payload, where=name, symbol=pair.symbol, strategy_name=pair.strategy_name)
 
-    def add(self, pair: "PairMachine", row: SignalRow, timestamp: int) -> None:
+    def add(self, pair: PairMachine, row: SignalRow, timestamp: int) -> None:
         position = ActivePosition(pair.strategy_name, pair.symbol, pair.exchange_name, row, timestamp)
         for profile in self.profiles:
             self.book.add(profile.risk_name, position)
 
-    def remove(self, pair: "PairMachine", row: SignalRow) -> None:
+    def remove(self, pair: PairMachine, row: SignalRow) -> None:
         for profile in self.profiles:
             self.book.remove(profile.risk_name, f"{pair.strategy_name}:{pair.symbol}")

@@ -9,9 +9,10 @@ callables that are present, so the engine looks them up with one ``.get``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .errors import SchemaValidationError
 from .fmt import to_ms

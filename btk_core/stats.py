@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .results import ClosedResult
 
@@ -293,10 +294,10 @@ class RiskStatistics:
     total_rejections: int
     by_symbol: dict[str, int]
     by_strategy: dict[str, int]
-    event_list: list["RiskContract"]
+    event_list: list[RiskContract]
 
 
-def risk_statistics(event_list: list["RiskContract"]) -> RiskStatistics:
+def risk_statistics(event_list: list[RiskContract]) -> RiskStatistics:
     """Counts of rejections per symbol and per strategy (sorted by name) over events given newest first."""
     by_symbol: dict[str, int] = {}
     by_strategy: dict[str, int] = {}

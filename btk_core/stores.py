@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Generic, Hashable, TypeVar
+from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from datetime import datetime, timezone
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,23 +29,32 @@ from .events import emit_error
 from .fmt import to_datetime
 from .guard import call_user
 from .intervals import INTERVAL_MS, MINUTE_MS
-from .pnl import compute_pnl
-from .results import (ActiveResult, CancelledResult, ClosedResult, IdleResult, OpenedResult, PartialContract,
-                      PingContract, ScheduledResult, TickResult)
-from .schemas import StrategySchema
 from .notices import Notice
+from .pnl import compute_pnl
+from .results import (
+    ActiveResult,
+    CancelledResult,
+    ClosedResult,
+    IdleResult,
+    OpenedResult,
+    PartialContract,
+    PingContract,
+    ScheduledResult,
+    TickResult,
+)
+from .schemas import StrategySchema
 from .signals import SignalRow, build_row
 
 log = logging.getLogger("btk")
-fromtimestamp, UTC = datetime.fromtimestamp, timezone.utc
+fromtimestamp, UTC = datetime.fromtimestamp, UTC
 
 
 class RiskGate(Protocol):
     """What the machine asks of risk profiles (implemented in ``risk.py``)."""
 
-    def allows(self, pair: "PairMachine", row: SignalRow, current_price: float, timestamp: int) -> bool: ...
-    def add(self, pair: "PairMachine", row: SignalRow, timestamp: int) -> None: ...
-    def remove(self, pair: "PairMachine", row: SignalRow) -> None: ...
+    def allows(self, pair: PairMachine, row: SignalRow, current_price: float, timestamp: int) -> bool: ...
+    def add(self, pair: PairMachine, row: SignalRow, timestamp: int) -> None: ...
+    def remove(self, pair: PairMachine, row: SignalRow) -> None: ...
 
 
 @dataclass(slots=True)
@@ -63,13 +73,13 @@ class PlanItem:
 class NoRisk:
     """The gate of a strategy without risk profiles."""
 
-    def allows(self, pair: "PairMachine", row: SignalRow, current_price: float, timestamp: int) -> bool:
+    def allows(self, pair: PairMachine, row: SignalRow, current_price: float, timestamp: int) -> bool:
         return True
 
-    def add(self, pair: "PairMachine", row: SignalRow, timestamp: int) -> None:
+    def add(self, pair: PairMachine, row: SignalRow, timestamp: int) -> None:
         pass
 
-    def remove(self, pair: "PairMachine", row: SignalRow) -> None:
+    def remove(self, pair: PairMachine, row: SignalRow) -> None:
         pass
 
 
@@ -304,7 +314,7 @@ class PairMachine:
         try:
             return self._loop.run_until_complete(
                 asyncio.wait_for(self._get_signal(self.symbol, to_datetime(when)), self._budget_ms / 1000))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
         except Exception as exc:
             emit_error(wrap_user_error(exc, where="get_signal", symbol=self.symbol, strategy_name=self.strategy_name))
@@ -559,8 +569,8 @@ class PairMachine:
         position = self.pending
         assert position is not None
         start = position.pending_at - MINUTE_MS
-        candles = [(h[0], lo[0]) for ts, _o, h, lo, _c, _v in self.store.iter_window(self.symbol, "1m", start, start + 1)
-                   if len(ts)]  # raises CandleDataError when it cannot be read: the check stays due
+        window = self.store.iter_window(self.symbol, "1m", start, start + 1)
+        candles = [(h[0], lo[0]) for ts, _o, h, lo, _c, _v in window if len(ts)]  # may raise: the check stays due
         self.recheck_activation = False
         if candles:
             self._focus(position.pending_at)

@@ -2,7 +2,7 @@
 
 Importing this module registers everything; ``btk demo`` and the tests use it.
 """
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from btk_core import add_frame, add_risk, add_strategy, add_walker, get_average_price, get_candles
 from btk_core.exchanges import add_synthetic_exchange
@@ -79,6 +79,6 @@ add_strategy(strategy_name="sma_cross", interval="5m", get_signal=sma_cross, not
 add_strategy(strategy_name="dip_buyer", interval="15m", get_signal=dip_buyer, note=dip_buyer.__doc__)
 add_strategy(strategy_name="breakout", interval="1h", get_signal=breakout, note=breakout.__doc__,
              risk_name="breakout_book")
-add_frame(frame_name=FRAME, interval="1m", start_date=datetime(2024, 6, 1, tzinfo=timezone.utc),
-          end_date=datetime(2024, 7, 1, tzinfo=timezone.utc))
+add_frame(frame_name=FRAME, interval="1m", start_date=datetime(2024, 6, 1, tzinfo=UTC),
+          end_date=datetime(2024, 7, 1, tzinfo=UTC))
 add_walker(walker_name=WALKER, exchange_name=EXCHANGE, frame_name=FRAME, strategies=STRATEGIES, metric="sharpe_ratio")

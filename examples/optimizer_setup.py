@@ -12,7 +12,7 @@ against a real Ollama (``OLLAMA_HOST``; the model is ``BTK_OLLAMA_MODEL``, defau
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from btk_core import add_optimizer
@@ -76,7 +76,7 @@ def get_prompt(symbol: str, messages: list[dict[str, str]]) -> str:
 
 
 def day(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 add_synthetic_exchange(EXCHANGE)

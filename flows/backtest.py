@@ -20,13 +20,19 @@ from prefect.utilities.annotations import quote
 from flows.interrupt import Interrupted, stop_backtests_on_signals
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
-from flows.tasks import (check_batch_lookahead, rank_strategies, render_backtest_reports, run_backtest, write_heatmap,
-                         write_reports)
+from flows.tasks import (
+    check_batch_lookahead,
+    rank_strategies,
+    render_backtest_reports,
+    run_backtest,
+    write_heatmap,
+    write_reports,
+)
 
 
 def plan_groups(setup: str, symbols: list[str], strategies: list[str]) -> list[list[list[str]]]:
     """One group per independent pair; the pairs of strategies sharing a risk profile in one group."""
-    from btk_core.registry import lookup
+    from btk_core.orchestration import lookup
     load_setup(setup)
     groups: list[list[list[str]]] = []
     shared: dict[tuple[str, ...], list[list[str]]] = {}
@@ -46,15 +52,15 @@ RUN_FILE = "btk-run.json"
 def save_run(report_dir: str, run: dict[str, Any]) -> str:
     """Keep what a run produced (``<report_dir>/btk-run.json``) so its reports can be rendered again."""
     import json
-    from btk_core.atomic import atomic_write
+
+    from btk_core.orchestration import atomic_write
     return str(atomic_write(Path(report_dir) / RUN_FILE, json.dumps(run, allow_nan=False).encode()))
 
 
 def check_request(setup: str, strategies: list[str], exchange_name: str, frame_name: str, metric: str,
                   task_runner: str = "thread") -> None:
     """Fail fast, with one clear message, on anything a run would trip over (used before the flow starts)."""
-    from btk_core.registry import lookup
-    from btk_core.schemas import WALKER_METRICS
+    from btk_core.orchestration import WALKER_METRICS, lookup
     from flows.runners import RUNNERS
     load_setup(setup)
     if metric not in WALKER_METRICS:
@@ -100,7 +106,7 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
 
     The backtest tasks go to the chosen task runner, entered here rather than through a subflow (a flow
     call costs about a second of Prefect bookkeeping); ranking, heatmaps and reports are small tasks."""
-    from btk_core.registry import lookup
+    from btk_core.orchestration import lookup
     check_request(setup, strategies, exchange_name, frame_name, metric, task_runner)
     symbols, strategies = list(symbols), list(strategies)
     empty = check_symbols(setup, symbols, exchange_name, frame_name)

@@ -5,7 +5,8 @@ import argparse
 import os
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC
 
 
 def _csv(text: str) -> list[str]:
@@ -147,10 +148,10 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _walker(args: argparse.Namespace) -> int:
-    from btk_core.registry import lookup
+    from btk_core.orchestration import lookup
+    from flows.backtest import check_symbols
     from flows.setup_loader import load_setup
     from flows.walker import walker_flow
-    from flows.backtest import check_symbols
     load_setup(args.setup)
     walker = lookup("walker", args.walker)
     check_symbols(args.setup, args.symbols, walker.exchange_name, walker.frame_name)  # fails in seconds
@@ -168,7 +169,7 @@ def _walker(args: argparse.Namespace) -> int:
 def _check_pair_is_free(symbol: str, strategy_name: str) -> None:
     """Fail before starting Prefect when another run holds the pair (``AlreadyRunningError`` names it)."""
     from btk_core import get_config
-    from btk_core.persist.lock import PairLock
+    from btk_core.orchestration import PairLock
     lock = PairLock(get_config()["CC_PERSIST_BASE_DIR"], symbol, strategy_name)
     lock.acquire()
     lock.release()
@@ -177,7 +178,7 @@ def _check_pair_is_free(symbol: str, strategy_name: str) -> None:
 def _live(args: argparse.Namespace) -> int:
     """Exit 0 when the pair was stopped, 130 after Ctrl-C and 143 after SIGTERM (state kept either way), 2 when
     the pair is already running elsewhere."""
-    from btk_core.registry import lookup
+    from btk_core.orchestration import lookup
     from flows.setup_loader import load_setup
     from flows.temporary_server import temporary_api
     load_setup(args.setup)
@@ -204,19 +205,20 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _parse_time(text: str, field: str) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{field} must be an ISO-8601 date or time like 2024-01-01, got {text!r}") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return int(when.timestamp() * 1000)
 
 
 def _exchange(exchange_id: str, api_url: str | None):
-    import ccxt
     from urllib.parse import urlparse
+
+    import ccxt
     if exchange_id not in ccxt.exchanges:
         raise ValueError(f"unknown ccxt exchange id {exchange_id!r}")
     exchange = getattr(ccxt, exchange_id)({"enableRateLimit": True})
@@ -229,9 +231,7 @@ def _exchange(exchange_id: str, api_url: str | None):
 
 
 def _data(args: argparse.Namespace) -> int:
-    from btk_core.exchanges.datafiles import check_candle_files, download_candles
-    from btk_core.fmt import iso
-    from btk_core.intervals import CANDLE_INTERVAL_MS
+    from btk_core.orchestration import CANDLE_INTERVAL_MS, check_candle_files, download_candles, iso
     if args.data_command == "check":
         checks = check_candle_files(args.dir)
         if not checks:
@@ -303,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    from btk_core.errors import AlreadyRunningError, BtkError, UnknownNameError
+    from btk_core import AlreadyRunningError, BtkError, UnknownNameError
     from flows.setup_loader import SetupError
     try:
         return COMMANDS[args.command](args)

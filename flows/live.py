@@ -19,8 +19,9 @@ import logging
 import signal
 import threading
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from prefect import flow, get_run_logger
 
@@ -90,8 +91,13 @@ def mark_stale_runs_crashed(symbol: str, strategy_name: str) -> int:
     """Earlier ``btk-live`` runs of this pair still shown Running: their process is gone (this run holds the
     pair's lock), so they are set Crashed. Returns how many."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterState,
-                                                FlowRunFilterStateType)
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
     from prefect.context import get_run_context
     from prefect.states import Crashed
@@ -143,7 +149,8 @@ def status_markdown(symbol: str, strategy_name: str, exchange_name: str, recent:
     else:
         what = "open position" if pending is not None else "waiting limit entry"
         now = (f"{what} **{row.position}** `{row.id[:8]}`: entry {row.price_open:.6g}, take profit "
-               f"{row.price_take_profit:.6g}, stop loss {row.price_stop_loss:.6g}, up to {row.minute_estimated_time} min")
+               f"{row.price_take_profit:.6g}, stop loss {row.price_stop_loss:.6g}, "
+               f"up to {row.minute_estimated_time} min")
     stats = bt.Live.get_data(symbol, strategy_name)
     fmt = (lambda v, unit="": "N/A" if v is None else f"{v:.2f}{unit}")
     lines = [f"# Live {symbol} {strategy_name} on {exchange_name}", "", f"**Now:** {now}", "",
@@ -160,10 +167,10 @@ def status_markdown(symbol: str, strategy_name: str, exchange_name: str, recent:
 def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str) -> dict[str, Any]:
     """Tick the pair until ``Live.stop``, Ctrl-C or cancellation; returns the trades this run closed and how
     it ended."""
-    import btk_core as bt
     from prefect.artifacts import create_markdown_artifact
 
-    from btk_core.fmt import describe_result
+    import btk_core as bt
+    from btk_core.orchestration import describe_result
     from flows.tasks import artifact_key
     load_setup(setup)
     logger = get_run_logger()

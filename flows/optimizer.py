@@ -94,7 +94,7 @@ def run_generated_walker(module_path: str, optimizer_name: str, report_dir: str)
 
 def check_optimizer(setup: str, optimizer_name: str) -> Any:
     """The optimizer schema (fails fast with one clear message on an unknown name or a bad setup)."""
-    from btk_core.registry import lookup
+    from btk_core.orchestration import lookup
     load_setup(setup)
     return lookup("optimizer", optimizer_name)
 

@@ -23,7 +23,7 @@ def load_run(run_file: str) -> dict[str, Any]:
         raise ValueError(f"run file {run_file!r} does not exist (a backtest flow writes <report_dir>/btk-run.json)")
     try:
         run = json.loads(path.read_text())
-        run["results"], run["strategies"], run["metric"]  # noqa: B018 - the shape a run file must have
+        run["results"], run["strategies"], run["metric"]
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{run_file} is not a btk run file: {exc}") from exc
     return run

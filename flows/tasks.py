@@ -25,19 +25,18 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from btk_core.orchestration import STAT_FIELDS
 from flows.setup_loader import load_setup, setup_digest
 
 #: Bump when what ``run_backtest`` returns changes, so results cached by an older btk are not reused.
 RESULT_FORMAT = 2
 
-STAT_FIELDS = ("total_signals", "win_count", "loss_count", "win_rate", "avg_pnl", "total_pnl", "std_dev",
-               "sharpe_ratio", "annualized_sharpe_ratio", "certainty_ratio", "expected_yearly_returns")
-
 
 def closed_to_json(result: Any) -> dict[str, Any]:
     """A closed result as plain JSON (what tasks pass around and the run file keeps)."""
     from dataclasses import asdict
-    return {"signal": asdict(result.signal), "exchange_name": result.exchange_name, "current_price": result.current_price,
+    return {"signal": asdict(result.signal), "exchange_name": result.exchange_name,
+            "current_price": result.current_price,
             "close_reason": result.close_reason, "close_timestamp": result.close_timestamp,
             "pnl": asdict(result.pnl)}
 
@@ -59,10 +58,9 @@ def artifact_key(*parts: str) -> str:
 
 def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     import btk_core as bt
-    from btk_core import clock
-    from btk_core.registry import lookup
+    from btk_core.orchestration import lookup, now_ms
     load_setup(parameters["setup"])
-    if lookup("frame", parameters["frame_name"]).end_ms > clock.now():
+    if lookup("frame", parameters["frame_name"]).end_ms > now_ms():
         return None
     material = json.dumps([RESULT_FORMAT, setup_digest(parameters["setup"]), parameters["pairs"],
                            parameters["exchange_name"], parameters["frame_name"], bt.get_config()],
@@ -115,11 +113,7 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
     """Rank the strategies of each symbol by ``metric`` exactly as the walker does (SPEC §12: finite values
     only, replaced only by a strictly greater value, ties keep the earlier strategy) and write the walker
     report of each symbol (markdown + bar chart + artifact)."""
-    from btk_core.fmt import safe_name
-    from btk_core.modes.walker import best_by_metric, finite
-    from btk_core.reports.documents import walker_report
-    from btk_core.reports.plots import walker_png
-    from btk_core.reports.render import dump
+    from btk_core.orchestration import best_by_metric, dump, finite, safe_name, walker_png, walker_report
     ranking: dict[str, Any] = {}
     for symbol in dict.fromkeys(r["symbol"] for r in results):
         rows = {r["strategy"]: r for r in results if r["symbol"] == symbol}
@@ -149,11 +143,7 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
 @task(name="write_heatmap", cache_policy=NO_CACHE)
 def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str) -> str:
     """The portfolio heatmap of one strategy from the trades of its pairs (report + picture + artifact)."""
-    from btk_core.fmt import safe_name
-    from btk_core.reports.documents import heatmap_report
-    from btk_core.reports.plots import heatmap_png
-    from btk_core.reports.render import dump
-    from btk_core.stats import heatmap_statistics
+    from btk_core.orchestration import dump, heatmap_png, heatmap_report, heatmap_statistics, safe_name
     pnls = {r["symbol"]: [c["pnl"]["pnl_percentage"] for c in sorted(r["closed"], key=lambda c: c["close_timestamp"])]
             for r in results if r["strategy"] == strategy}
     stats = heatmap_statistics(pnls)
@@ -180,10 +170,7 @@ def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> l
     """Write each pair's reports: the backtest report (and equity picture) from its closed results, and the
     schedule, risk, partial and performance texts the backtest rendered. Returns the backtest report paths
     in the order of ``results``."""
-    from btk_core.reports.documents import backtest_report, pair_file
-    from btk_core.reports.plots import equity_png
-    from btk_core.reports.render import dump
-    from btk_core.stats import backtest_statistics
+    from btk_core.orchestration import backtest_report, backtest_statistics, dump, equity_png, pair_file
     folder = str(Path(report_dir) / "backtest")
     paths = []
     for r in results:

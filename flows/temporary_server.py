@@ -4,7 +4,8 @@ Prefect's own ephemeral server is a child process that outlives a parent killed 
 running under PID 1, holding its port and the database). ``btk live`` is the command users leave running
 and kill, so it starts the same server itself with the kernel's parent-death signal set (Linux
 ``PR_SET_PDEATHSIG``): however the CLI ends, the server gets SIGTERM. It runs in a session of its own, so
-a Ctrl-C in the terminal reaches the CLI only, which still needs the server to record how the run ended. It uses the same database under
+a Ctrl-C in the terminal reaches the CLI only, which still needs the server to record how the run ended.
+It uses the same database under
 ``PREFECT_HOME`` as the ephemeral one, so runs, logs and artifacts are the same.
 """
 from __future__ import annotations
@@ -19,8 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 PR_SET_PDEATHSIG = 1
 

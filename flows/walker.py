@@ -32,7 +32,7 @@ def walker_flow(setup: str, symbols: list[str], walker_name: str, task_runner: s
                 report_dir: str = "./dump", lookahead_samples: int = 50) -> list[dict[str, Any]]:
     """Compare the walker's strategies on every symbol; returns the best strategy per symbol. Batch
     strategies are first checked for look-ahead like in ``backtest_flow`` (0 skips the check)."""
-    from btk_core.registry import lookup
+    from btk_core.orchestration import lookup
     from flows.backtest import check_symbols
     load_setup(setup)
     walker = lookup("walker", walker_name)

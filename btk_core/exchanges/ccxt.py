@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import clock
 from ..fmt import safe_name
@@ -26,14 +27,14 @@ Row = list[Any]
 
 
 def _month_start(t: int) -> int:
-    d = datetime.fromtimestamp(t / 1000, timezone.utc)
-    return int(datetime(d.year, d.month, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    d = datetime.fromtimestamp(t / 1000, UTC)
+    return int(datetime(d.year, d.month, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 def _next_month(start: int) -> int:
-    d = datetime.fromtimestamp(start / 1000, timezone.utc)
+    d = datetime.fromtimestamp(start / 1000, UTC)
     year, month = (d.year + 1, 1) if d.month == 12 else (d.year, d.month + 1)
-    return int(datetime(year, month, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 def fetch_page(exchange: Any, symbol: str, interval: str, since: int, limit: int, *, retries: int,
@@ -97,7 +98,7 @@ class CcxtSource:
 
     # ---- cache ------------------------------------------------------------------------
     def _path(self, symbol: str, interval: str, month: int) -> Path:
-        label = datetime.fromtimestamp(month / 1000, timezone.utc).strftime("%Y-%m")
+        label = datetime.fromtimestamp(month / 1000, UTC).strftime("%Y-%m")
         return self.root / safe_name(symbol) / interval / f"{label}.parquet"
 
     def _month(self, symbol: str, interval: str, month: int) -> list[Row]:

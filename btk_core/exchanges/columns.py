@@ -5,7 +5,8 @@ holds its candles once and answers with views keeps one copy of the data in the 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

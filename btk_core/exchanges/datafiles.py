@@ -9,9 +9,10 @@ out-of-order times, times not aligned to the interval and defective candles (SPE
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -84,7 +85,7 @@ def download_candles(exchange: Any, symbol: str, interval: str, since: int, dire
 
 
 @dataclass(frozen=True)
-class FileCheck:
+class DataFileCheck:
     """What ``check_candle_files`` found in one file; ``problem`` is set when the file cannot be used at all."""
 
     path: str
@@ -105,7 +106,7 @@ class FileCheck:
 
 
 def check_candle_files(directory: str | os.PathLike[str], *, factor: int = 1000, min_for_median: int = 5,
-                       block: int = 1000) -> list[FileCheck]:
+                       block: int = 1000) -> list[DataFileCheck]:
     """Check every ``<symbol>/<interval>.parquet|csv`` under ``directory``."""
     out = []
     for path in sorted(Path(directory).glob("*/*")):
@@ -116,11 +117,11 @@ def check_candle_files(directory: str | os.PathLike[str], *, factor: int = 1000,
         try:
             raw = read_raw(path)
         except CandleSourceUnusable as exc:
-            out.append(FileCheck(str(path), interval, problem=str(exc)))
+            out.append(DataFileCheck(str(path), interval, problem=str(exc)))
             continue
         ts = raw[0]
         if not len(ts):
-            out.append(FileCheck(str(path), interval, problem="no rows"))
+            out.append(DataFileCheck(str(path), interval, problem="no rows"))
             continue
         out_of_order = int((np.diff(ts) < 0).sum())
         order = np.argsort(ts, kind="stable")
@@ -136,7 +137,7 @@ def check_candle_files(directory: str | os.PathLike[str], *, factor: int = 1000,
             reasons = find_defects(tuple(c[lo:hi] for c in cols), factor=factor,  # type: ignore[arg-type]
                                    min_for_median=min_for_median)
             defects += 0 if reasons is None else int((reasons != "").sum())
-        out.append(FileCheck(str(path), interval, len(ts), int(ts[0]), int(ts[-1]), gaps, int((diffs == 0).sum()),
+        out.append(DataFileCheck(str(path), interval, len(ts), int(ts[0]), int(ts[-1]), gaps, int((diffs == 0).sum()),
                              out_of_order, int((ts % step != 0).sum()), defects))
     return out
 

@@ -33,7 +33,7 @@ _SUFFIXES = (".parquet", ".csv")
 #: Parsed files kept per process, by (path, modification time); the least recently used go first once the
 #: columns held pass ``CACHE_LIMIT_BYTES``.
 CACHE_LIMIT_BYTES = 2 * 1024**3
-_cache: "OrderedDict[tuple[str, float], Columns]" = OrderedDict()
+_cache: OrderedDict[tuple[str, float], Columns] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -179,7 +179,7 @@ def _open(path: Path) -> tuple[list[str], Any]:
         source = pq.ParquetFile(path)
         names = source.schema_arrow.names
         # one column at a time, kept as a read-only view of its arrow buffer: memory holds the data once
-        read = lambda f: (source.read(columns=[f]).column(0).combine_chunks()  # noqa: E731
+        read = lambda f: (source.read(columns=[f]).column(0).combine_chunks()
                           .to_numpy(zero_copy_only=False))
     else:
         import pyarrow.csv as pacsv
@@ -188,7 +188,7 @@ def _open(path: Path) -> tuple[list[str], Any]:
         except Exception as exc:  # pyarrow.ArrowInvalid and the like: not a CSV we can read
             raise CandleSourceUnusable(f"{path}: not a readable CSV ({type(exc).__name__}: {exc})") from None
         names = table.column_names
-        read = lambda f: table.column(f).to_numpy()  # noqa: E731
+        read = lambda f: table.column(f).to_numpy()
     return names, read
 
 

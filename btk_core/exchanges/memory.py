@@ -1,7 +1,8 @@
 """A candle source over candles already in memory (DataFrames or arrays), e.g. in a notebook or a benchmark."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..candles import Candles
 from ..errors import UnknownSymbolError

@@ -15,7 +15,7 @@ import heapq
 import logging
 import time
 from collections import deque
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from .. import clock, events
 from ..batch import chain_period
@@ -28,15 +28,15 @@ from ..guard import call_user
 from ..intervals import INTERVAL_MS, MINUTE_MS
 from ..perf import PerfTimer
 from ..registry import lookup
-from .background import consume_in_background
-from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
 from ..reports import stores as report_stores
+from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
 from ..risk import RiskBook, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
 from ..stats import BacktestStatistics, backtest_statistics
 from ..stores import BoundedStore
 from ..strategy import PairMachine, PlanItem
+from .background import consume_in_background
 from .pairs import PairModeApi
 
 log = logging.getLogger("btk")
@@ -53,7 +53,7 @@ class RunHandle(Iterator[Final]):
         self._release_all = release_all
         self._started = False
 
-    def __iter__(self) -> "RunHandle":
+    def __iter__(self) -> RunHandle:
         return self
 
     def __next__(self) -> Final:

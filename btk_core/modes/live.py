@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .. import clock, events
 from ..candle_store import CandleStore
@@ -18,9 +19,9 @@ from ..config import snapshot
 from ..context import RunContext, run_context
 from ..errors import CandleDataError
 from ..events import emit_error
+from ..fmt import describe_result, iso, short_price
 from ..guard import call_user
 from ..perf import PerfTimer
-from ..fmt import describe_result, iso, short_price
 from ..persist.lock import PairLock
 from ..persist.state import LiveRiskBooks, PairPersistence
 from ..registry import lookup
@@ -31,8 +32,8 @@ from ..runs import RunRegistry
 from ..signals import SignalRow
 from ..stats import LiveStatistics, live_statistics
 from ..strategy import PairMachine
-from .pairs import PairModeApi
 from .background import consume_in_background
+from .pairs import PairModeApi
 
 log = logging.getLogger("btk")
 Yielded = OpenedResult | ClosedResult | CancelledResult

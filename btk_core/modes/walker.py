@@ -4,18 +4,18 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from .. import events
 from ..errors import BtkError, wrap_user_error
 from ..events import emit_error
 from ..guard import call_user
 from ..registry import lookup
-from .background import consume_in_background
 from ..results import DoneContract
 from ..schemas import WalkerSchema
 from ..stats import BacktestStatistics
+from .background import consume_in_background
 from .backtest import Backtest
 
 log = logging.getLogger("btk")

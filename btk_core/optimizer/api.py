@@ -6,8 +6,9 @@ optimizer flow can run each fetch and each prompt as its own retried task.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..atomic import atomic_write
 from ..errors import BtkError

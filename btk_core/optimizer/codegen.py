@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import BtkError
 from ..fmt import to_ms
 from ..reports.render import templates_dir
 from ..schemas import OPTIMIZER_SECTIONS, OptimizerSchema
 from .data import OptimizerEntry
+
 
 class PyLiteral(str):
     """The source text of one Python literal; made only by :func:`literal`."""

@@ -10,7 +10,8 @@ guarantee as the file adapter: after a crash a value is either the old or the ne
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from .codec import encode
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -36,21 +36,22 @@ class PairLock:
         if fcntl is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")
+        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held open while the lock is held
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = _describe(handle.read())
             handle.close()
-            raise AlreadyRunningError(f"live {self.pair} is already running ({holder}); lock file {self.path}") from None
+            raise AlreadyRunningError(
+                f"live {self.pair} is already running ({holder}); lock file {self.path}") from None
         except BaseException:
             handle.close()
             raise
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                                 "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}))
+                                 "since": datetime.now(UTC).isoformat(timespec="seconds")}))
         handle.flush()
         self._file = handle
 

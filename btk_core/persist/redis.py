@@ -6,8 +6,9 @@ Keys are ``<prefix><store>/<entity_name>/<entity_id>`` where ``store`` is the la
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .. import clock
 from ..errors import PersistCorruptError
@@ -62,7 +63,8 @@ class RedisPersist:
             self.client.delete(*keys)
 
     def keys(self) -> Iterator[str]:
-        names = sorted(k.decode() if isinstance(k, bytes) else k for k in self.client.scan_iter(match=self.namespace + "*"))
+        found = self.client.scan_iter(match=self.namespace + "*")
+        names = sorted(k.decode() if isinstance(k, bytes) else k for k in found)
         return (n[len(self.namespace):] for n in names)
 
     def values(self) -> Iterator[Any]:

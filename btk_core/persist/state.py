@@ -2,10 +2,11 @@
 
 ``PairPersistence`` implements the state machine's ``Persistence`` hook for one pair. A change is first
 committed to the pair's journal — the whole new state, the throttle clock and the change's notifications,
-in one atomic write — then applied to the signal, schedule and partial stores of §9.2; once the tick's notifications have been
-delivered and its results yielded, the journal is written again without them. At restore a journal still
-holding notifications means the change was committed but perhaps not applied nor delivered: it is rolled
-forward and its notifications are delivered again (at least once, same ``delivery_id``). Every write
+in one atomic write — then applied to the signal, schedule and partial stores of §9.2; once the tick's
+notifications have been delivered and its results yielded, the journal is written again without them. At
+restore a journal still holding notifications means the change was committed but perhaps not applied nor
+delivered: it is rolled forward and its notifications are delivered again (at least once, same
+``delivery_id``). Every write
 stores the full current value, so a failed write (reported as ``PersistError``, in-memory state
 unchanged) is repaired by the next one. ``LiveRiskBooks`` keeps one risk book per process for live pairs
 and writes each profile's positions on every change.
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import PersistError
 from ..events import emit_error
@@ -27,6 +29,7 @@ from ..strategy import PairState
 from . import PersistBase, move_aside, open_store
 
 log = logging.getLogger("btk")
+Levels = tuple[frozenset[float], frozenset[float]]  # fired profit levels, fired loss levels
 _UNSET = object()
 
 
@@ -165,7 +168,8 @@ class PairPersistence:
             self._applied[store] = None
             return None
         if (row.symbol, row.strategy_name, row.exchange_name) != self.owner:
-            move_aside(adapter, self.symbol, "foreign", f"belongs to {row.symbol}/{row.strategy_name}/{row.exchange_name}")
+            owner = f"{row.symbol}/{row.strategy_name}/{row.exchange_name}"
+            move_aside(adapter, self.symbol, "foreign", f"belongs to {owner}")
             self._applied[store] = None
             return None
         return row
@@ -218,8 +222,8 @@ class PairPersistence:
             return None
 
     @staticmethod
-    def _journal_levels(journal: dict[str, Any], pending: SignalRow | None) -> tuple[frozenset[float], frozenset[float]]:
-        empty: tuple[frozenset[float], frozenset[float]] = (frozenset(), frozenset())
+    def _journal_levels(journal: dict[str, Any], pending: SignalRow | None) -> Levels:
+        empty: Levels = (frozenset(), frozenset())
         return journal["partial"].get(pending.id, empty) if pending is not None else empty
 
 

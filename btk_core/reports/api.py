@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 from ..registry import lookup
-from ..stats import (HeatmapStatistics, PartialStatistics, PerformanceStatistics, RiskStatistics,
-                     ScheduleStatistics, heatmap_statistics, performance_statistics, risk_statistics,
-                     schedule_statistics)
+from ..stats import (
+    HeatmapStatistics,
+    PartialStatistics,
+    PerformanceStatistics,
+    RiskStatistics,
+    ScheduleStatistics,
+    heatmap_statistics,
+    performance_statistics,
+    risk_statistics,
+    schedule_statistics,
+)
 from . import documents, stores
 from .render import dump
 

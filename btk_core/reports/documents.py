@@ -5,8 +5,15 @@ from typing import Any
 
 from .. import config
 from ..fmt import iso, minutes, num, pct, price, safe_name
-from ..stats import (BacktestStatistics, HeatmapStatistics, LiveStatistics, PartialStatistics,
-                     PerformanceStatistics, RiskStatistics, ScheduleStatistics)
+from ..stats import (
+    BacktestStatistics,
+    HeatmapStatistics,
+    LiveStatistics,
+    PartialStatistics,
+    PerformanceStatistics,
+    RiskStatistics,
+    ScheduleStatistics,
+)
 from .render import fixed, render
 
 

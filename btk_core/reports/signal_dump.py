@@ -6,8 +6,9 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import BtkError
 from ..fmt import safe_name

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .. import events
-from .. import config
+from .. import config, events
 from ..results import CancelledResult, ClosedResult, OpenedResult, ScheduledResult
 from ..risk import RiskContract
 from ..stores import BoundedStore
@@ -143,7 +143,8 @@ def _record_partial(kind: str) -> Callable[[Any], None]:
 
 
 def _record_performance(event: Any) -> None:
-    PERFORMANCE.add((event.symbol, event.strategy_name, event.backtest), event, config.value("CC_PERFORMANCE_MAX_EVENTS"))
+    PERFORMANCE.add((event.symbol, event.strategy_name, event.backtest), event,
+                    config.value("CC_PERFORMANCE_MAX_EVENTS"))
 
 
 def record_details() -> Callable[[], None]:

@@ -6,7 +6,7 @@ pages like Binance (``limit`` <= 1000, ``startTime`` inclusive). Hooks make it m
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlparse
 
 from tests.fakes.http import JsonHandler, LocalServer

@@ -11,7 +11,7 @@ import pytest
 import btk_core as bt
 from btk_core.reports import stores
 from btk_core.results import PerformanceContract
-from tests.helpers import M, T0, quiet_market, signal_table
+from tests.helpers import T0, M, quiet_market, signal_table
 
 GOLDEN = Path(__file__).with_name("reports")
 

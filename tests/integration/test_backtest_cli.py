@@ -44,6 +44,7 @@ def test_a_running_backtest_stops_at_once(tmp_path, signum, code):
 def exported(tmp_path):
     """A week of 1m candles as people export them: ``Date,Open,High,Low,Close,Volume`` with ISO dates."""
     import pandas as pd
+
     from btk_core.exchanges import synthetic_candles
     start = 1717200000000 - 60 * 60_000  # an hour of history before June 1st
     cols = synthetic_candles("MYCOIN", start // 60_000, 8 * 1440)

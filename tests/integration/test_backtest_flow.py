@@ -12,6 +12,7 @@ SETUP = str(Path(__file__).resolve().parents[1] / "fixtures" / "small_setup.py")
 @pytest.fixture
 def setup_module():
     import sys
+
     from flows.setup_loader import setup_module_name
     sys.modules.pop(setup_module_name(SETUP), None)  # the registry was cleared: register again
     return load_setup(SETUP)
@@ -31,6 +32,7 @@ def direct_stats(module):
 
 def test_backtest_flow_equals_direct_runs(prefect_harness, setup_module, tmp_path):
     from prefect.artifacts import Artifact
+
     from flows.backtest import backtest_flow
     summary = backtest_flow(SETUP, setup_module.SYMBOLS, setup_module.STRATEGIES, "syn", "day",
                             metric="total_pnl", report_dir=str(tmp_path))
@@ -67,6 +69,7 @@ def test_cli_rejects_bad_names_before_prefect(capsys, setup_module):
 
 def test_walker_flow_and_cli(prefect_harness, tmp_path, capsys):
     import sys
+
     from flows.setup_loader import setup_module_name
     from flows.walker import walker_flow
     sys.modules.pop(setup_module_name(SETUP), None)
@@ -89,6 +92,7 @@ def test_live_flow_resumes_a_persisted_position(prefect_harness, tmp_path, fake_
     """The first flow run dies with a position open (the stores keep it); the next run adopts and closes it."""
     import json
     import sys
+
     from btk_core import clock
     from flows.live import live_flow
     from flows.setup_loader import setup_module_name
@@ -172,6 +176,7 @@ def test_a_cached_backtest_still_writes_every_report(prefect_harness, setup_modu
 
 def test_backtest_flow_checks_batch_strategies_for_look_ahead(prefect_harness, tmp_path):
     import sys
+
     from flows.backtest import backtest_flow
     from flows.setup_loader import setup_module_name
     setup = str(Path(__file__).resolve().parents[1] / "fixtures" / "batch_setup.py")

@@ -9,7 +9,7 @@ import pytest
 import btk_core as bt
 from btk_core import clock
 from flows.live import halt_on_signals
-from tests.helpers import M, T0, long_at_market, quiet_market, signal_table
+from tests.helpers import T0, M, long_at_market, quiet_market, signal_table
 
 
 class Cancelled(BaseException):
@@ -89,7 +89,8 @@ def test_a_waiting_entry_is_not_cancelled_by_a_halt(fake_clock, pair):
         run_until_signal(fake_clock, at_tick=10)
     assert bt.Live.get_scheduled_signal("BTC", "s") is not None  # still waiting, in memory and in the stores
     stored = os.path.join(bt.get_config()["CC_PERSIST_BASE_DIR"], "schedule", "BTC_s", "BTC.json")
-    assert json.load(open(stored))["price_open"] == 97
+    with open(stored) as f:
+        assert json.load(f)["price_open"] == 97
 
 
 def test_ctrl_c_halts_and_returns_normally(fake_clock, pair):

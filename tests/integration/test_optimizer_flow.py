@@ -25,6 +25,7 @@ def fake_ollama(monkeypatch, tmp_path):
 
 def test_optimizer_flow_generates_and_ranks(prefect_harness, fake_ollama, tmp_path):
     from prefect.artifacts import Artifact
+
     from flows.optimizer import optimizer_flow
     summary = optimizer_flow(SETUP, "llm-synthetic", "BTCUSDT", report_dir=str(tmp_path / "reports"))
     module = Path(summary["module"])

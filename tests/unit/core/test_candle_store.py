@@ -4,12 +4,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import btk_core as bt
 from btk_core.candle_store import CandleStore
 from btk_core.config import snapshot
-from tests.helpers import M, T0, ListSource, flat_candles, register
+from tests.helpers import T0, ListSource, M, flat_candles, register
 
 
 def make_store(source, fake_clock, **cfg):

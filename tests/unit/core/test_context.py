@@ -1,5 +1,5 @@
 """SPEC §17.3 context helpers."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -7,7 +7,7 @@ import btk_core as bt
 from btk_core.candle_store import CandleStore
 from btk_core.config import snapshot
 from btk_core.context import RunContext, run_context
-from tests.helpers import M, T0, ListSource, flat_candles
+from tests.helpers import T0, ListSource, M, flat_candles
 
 
 @pytest.mark.parametrize("call", [
@@ -31,7 +31,7 @@ def test_helpers_inside_a_run(fake_clock):
     with run_context(make_ctx(fake_clock)):
         assert bt.get_candles("BTC", "1m", 3).timestamp.tolist() == [T0 + 7 * M, T0 + 8 * M, T0 + 9 * M]
         assert bt.get_average_price("BTC") == 100.0
-        assert bt.get_date() == datetime(2024, 1, 1, 0, 10, 0, 1000, tzinfo=timezone.utc)
+        assert bt.get_date() == datetime(2024, 1, 1, 0, 10, 0, 1000, tzinfo=UTC)
         assert bt.get_mode() == "backtest"
         assert bt.format_price("BTC", 1.5) == "1.50000000"
         assert bt.format_quantity("BTC", 2) == "2.00000000"
@@ -47,9 +47,8 @@ def test_exchange_formatters_are_used(fake_clock):
 
 @pytest.mark.parametrize("interval, limit", [("2m", 5), ("12h", 1), ("1m", 0), ("1m", 2.0), ("1m", True)])
 def test_get_candles_rejects_bad_arguments(fake_clock, interval, limit):
-    with run_context(make_ctx(fake_clock)):
-        with pytest.raises(ValueError):
-            bt.get_candles("BTC", interval, limit)
+    with run_context(make_ctx(fake_clock)), pytest.raises(ValueError):
+        bt.get_candles("BTC", interval, limit)
 
 
 def test_context_is_visible_in_copied_thread_context(fake_clock):

@@ -1,5 +1,5 @@
 """SPEC §0.5 formatting helpers."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -49,7 +49,7 @@ def test_safe_name_never_escapes_directory():
 
 
 def test_time_conversions():
-    aware = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    aware = datetime(2024, 1, 1, tzinfo=UTC)
     assert to_ms(aware, "x") == 1704067200000
     assert to_ms(datetime(2024, 1, 1), "x") == 1704067200000  # naive = UTC
     assert to_ms(5, "x") == 5

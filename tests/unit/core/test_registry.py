@@ -1,5 +1,5 @@
 """SPEC §17.1 registration: duplicates, malformed schemas, unknown names, listing order."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -82,7 +82,7 @@ def test_malformed_schema_is_not_registered():
 
 def test_frame_dates_become_ms_and_naive_is_utc():
     f = bt.add_frame(frame_name="f", interval="1m", start_date=datetime(2024, 1, 1),
-                     end_date=datetime(2024, 1, 1, 0, 20, tzinfo=timezone.utc))
+                     end_date=datetime(2024, 1, 1, 0, 20, tzinfo=UTC))
     assert (f.start_ms, f.end_ms) == (1704067200000, 1704067200000 + 20 * 60000)
 
 

@@ -5,7 +5,7 @@ import threading
 import pytest
 
 import btk_core as bt
-from tests.helpers import M, T0, Scenario, mins
+from tests.helpers import T0, M, Scenario, mins
 
 
 @pytest.fixture(autouse=True)

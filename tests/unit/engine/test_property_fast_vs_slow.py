@@ -7,15 +7,15 @@ same-candle priorities and random partial levels; the event streams must be iden
 """
 import math
 
-
-from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
 
 import btk_core as bt
-from btk_core import clock, registry
+from btk_core import clock
 from btk_core.config import snapshot
 from btk_core.errors import SignalValidationError
 from btk_core.signals import build_row
-from tests.helpers import M, T0, ListSource
+from tests.helpers import T0, ListSource, M
 
 WHEN = 30  # the signal is asked for at m30
 
@@ -26,7 +26,7 @@ def vwap(candles, t, n=5):
     if not window:
         return None
     num = den = csum = 0.0
-    for o, h, l, c, v in window:
+    for _o, h, l, c, v in window:
         num += ((h + l) + c) / 3 * v
         den += v
         csum += c

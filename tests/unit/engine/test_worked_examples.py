@@ -2,7 +2,7 @@
 import pytest
 
 import btk_core as bt
-from tests.helpers import M, T0, Scenario
+from tests.helpers import T0, M, Scenario
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +30,9 @@ def test_a_long_take_profit():
 
 
 def test_a_progress_numbers():
-    from btk_core.evaluate import _progress
     import numpy as np
+
+    from btk_core.evaluate import _progress
     row = bt.SignalRow("x", "long", "", 100.0, 101.0, 99.0, 60, "BTC", "ex", "s", 0, 0, False)
     assert _progress(row, np.array([100.45]), "profit")[0] == 45.000000000000284
     assert _progress(row, np.array([100.85]), "profit")[0] == 84.99999999999943

@@ -8,7 +8,7 @@ from btk_core.candle_store import CandleStore
 from btk_core.config import snapshot
 from btk_core.exchanges import add_files_exchange, synthetic_candles, write_candles
 from btk_core.exchanges.files import candle_path
-from tests.helpers import M, T0
+from tests.helpers import T0, M
 
 
 def frame(n=300):

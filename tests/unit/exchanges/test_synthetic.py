@@ -6,7 +6,7 @@ import btk_core as bt
 from btk_core.candle_store import CandleStore
 from btk_core.config import snapshot
 from btk_core.exchanges import add_synthetic_exchange, synthetic_candles
-from tests.helpers import M, T0
+from tests.helpers import T0, M
 
 
 def test_same_minute_same_candle_whatever_the_range():

@@ -1,12 +1,11 @@
 """SPEC §9: live ticks on a fake clock, persistence, restore, stop."""
 import json
-from pathlib import Path
 
 import pytest
 
 import btk_core as bt
 from btk_core import clock
-from tests.helpers import M, T0, long_at_market, quiet_market, signal_table
+from tests.helpers import T0, M, long_at_market, quiet_market, signal_table
 
 
 @pytest.fixture

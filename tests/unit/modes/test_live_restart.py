@@ -14,7 +14,7 @@ import btk_core as bt
 from btk_core import clock
 from btk_core.errors import AlreadyRunningError
 from btk_core.persist.file import FilePersist
-from tests.helpers import M, T0, long_at_market, quiet_market, signal_table
+from tests.helpers import T0, M, long_at_market, quiet_market, signal_table
 
 STORES = ("signal", "schedule", "risk", "partial", "journal")
 
@@ -109,6 +109,7 @@ def test_a_kill_before_any_write_changes_nothing(fake_clock, writes):
 
 def _restart_with_a_kill(fake_clock, writes, k, expected, expected_delivered):
     import shutil
+
     from btk_core import registry
     shutil.rmtree(bt.get_config()["CC_PERSIST_BASE_DIR"], ignore_errors=True)
     bt.Live._reset()

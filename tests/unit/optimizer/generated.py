@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,8 +14,8 @@ SYNTHETIC = """from btk_core.exchanges import add_synthetic_exchange
 
 add_synthetic_exchange({{ exchange_name }})
 """
-TRAIN = {"start_date": datetime(2024, 5, 1, tzinfo=timezone.utc), "end_date": datetime(2024, 5, 2, tzinfo=timezone.utc)}
-TEST = {"start_date": datetime(2024, 6, 3, 8, tzinfo=timezone.utc), "end_date": datetime(2024, 6, 3, 9, tzinfo=timezone.utc)}
+TRAIN = {"start_date": datetime(2024, 5, 1, tzinfo=UTC), "end_date": datetime(2024, 5, 2, tzinfo=UTC)}
+TEST = {"start_date": datetime(2024, 6, 3, 8, tzinfo=UTC), "end_date": datetime(2024, 6, 3, 9, tzinfo=UTC)}
 _names = itertools.count()
 
 

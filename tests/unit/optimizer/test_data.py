@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 import btk_core as bt
 from btk_core.errors import BtkError, SchemaValidationError, UnknownNameError, UserCodeError
 
-START, END = datetime(2024, 5, 1, tzinfo=timezone.utc), datetime(2024, 5, 2, tzinfo=timezone.utc)
+START, END = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 2, tzinfo=UTC)
 RANGES = [{"start_date": START, "end_date": END}, {"start_date": datetime(2024, 5, 8), "end_date": datetime(2024, 5, 9)}]
 
 
@@ -108,7 +108,7 @@ def test_entries_hold_the_conversation_of_their_range_up_to_their_source(fake_cl
     user, assistant = entries[0].messages
     assert user == {"role": "user", "content": 'Read the data and reply OK\n\n[{"id":0,"value":0},{"id":1,"value":10}]'}
     assert assistant == {"role": "assistant", "content": "OK"}
-    assert b.calls[-1]["start_date"] == datetime(2024, 5, 8, tzinfo=timezone.utc)
+    assert b.calls[-1]["start_date"] == datetime(2024, 5, 8, tzinfo=UTC)
 
 
 def test_default_user_message_is_compact_unicode_json(fake_clock):

@@ -154,8 +154,8 @@ def test_answers_are_data_never_code(tmp_path, fake_ollama, monkeypatch):
 
 
 def test_flow_retries_only_transient_llm_errors():
-    from flows.optimizer import is_transient
     from btk_core.errors import wrap_user_error
+    from flows.optimizer import is_transient
     assert is_transient(ConnectionError("refused"))
     assert is_transient(wrap_user_error(ollama.ResponseError("busy", 503), where="get_prompt"))
     assert not is_transient(wrap_user_error(ollama.ResponseError("no model", 404), where="get_prompt"))

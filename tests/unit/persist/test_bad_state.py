@@ -8,7 +8,7 @@ import pytest
 
 import btk_core as bt
 from btk_core import clock
-from tests.helpers import M, T0, long_at_market, quiet_market, signal_table
+from tests.helpers import T0, M, long_at_market, quiet_market, signal_table
 
 
 def trade_after_bad_state(fake_clock, base_dir, risk=False):
@@ -88,6 +88,7 @@ def test_sqlite_moves_a_bad_row_aside(fake_clock, tmp_path, errors):
 
 def test_redis_moves_a_bad_key_aside(fake_clock, tmp_path, errors, redis_server):
     import redis
+
     from btk_core.persist.redis import redis_factory
     client = redis.Redis.from_url(redis_server.url)
     client.flushdb()

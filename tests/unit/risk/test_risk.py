@@ -3,7 +3,7 @@ import pytest
 
 import btk_core as bt
 from btk_core.risk import DEFAULT_NOTE, TRUE_NOTE
-from tests.helpers import M, T0, long_at_market, quiet_market, signal_table
+from tests.helpers import T0, M, long_at_market, quiet_market, signal_table
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,42 @@
+"""What an orchestrator (the Prefect flows, a scheduler of your own) needs beyond ``btk_core``'s trading API.
+
+Flows are thin recipes over the engine (SPEC §18): they take names, rebuild the registry from a setup in
+any worker, run the public API and write reports. This module is the one place they reach for anything
+else, so the engine's private modules can change without breaking them. ``flows/`` and ``deployments/``
+import only ``btk_core``, ``btk_core.exchanges[.ccxt]``, ``btk_core.persist[.sqlite, .redis]`` and this
+module — an import-linter contract (``make lint``) keeps it that way.
+"""
+from __future__ import annotations
+
+from . import clock
+from .atomic import atomic_write
+from .errors import AlreadyRunningError, BtkError, UnknownNameError
+from .exchanges.datafiles import DataFileCheck, Downloaded, check_candle_files, download_candles
+from .fmt import describe_result, iso, safe_name, to_ms
+from .intervals import CANDLE_INTERVAL_MS
+from .modes.walker import best_by_metric, finite
+from .persist.lock import PairLock
+from .registry import lookup
+from .reports.documents import backtest_report, heatmap_report, pair_file, walker_report
+from .reports.plots import equity_png, heatmap_png, walker_png
+from .reports.render import dump
+from .schemas import WALKER_METRICS
+from .stats import backtest_statistics, heatmap_statistics
+
+#: The statistics of a backtest that flows pass around and rank by (SPEC §13.1).
+STAT_FIELDS = ("total_signals", "win_count", "loss_count", "win_rate", "avg_pnl", "total_pnl", "std_dev",
+               "sharpe_ratio", "annualized_sharpe_ratio", "certainty_ratio", "expected_yearly_returns")
+
+
+def now_ms() -> int:
+    """The engine's clock (``set_clock`` in tests), in ms."""
+    return clock.now()
+
+
+__all__ = [
+    "AlreadyRunningError", "BtkError", "CANDLE_INTERVAL_MS", "DataFileCheck", "Downloaded", "PairLock", "STAT_FIELDS",
+    "UnknownNameError", "WALKER_METRICS", "atomic_write", "backtest_report", "backtest_statistics", "best_by_metric",
+    "check_candle_files", "describe_result", "download_candles", "dump", "equity_png", "finite", "heatmap_png",
+    "heatmap_report", "heatmap_statistics", "iso", "lookup", "now_ms", "pair_file", "safe_name", "to_ms",
+    "walker_png", "walker_report",
+]
