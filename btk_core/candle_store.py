@@ -250,6 +250,7 @@ class CandleStore:
         """One block through up to ``max(1, retry count)`` attempts (SPEC §2.6, §2.7)."""
         attempts = max(1, self.cfg.CC_GET_CANDLES_RETRY_COUNT)
         failure = ""
+        cause: BaseException | None = None
         for attempt in range(1, attempts + 1):
             try:
                 cols = self._fetch_pages(symbol, interval, interval_ms, start, end, limit)
@@ -267,6 +268,7 @@ class CandleStore:
                 if bad is None or not bad.any():
                     return cols
                 if attempt == attempts:
+                    assert reasons is not None
                     return self._exclude(symbol, interval, cols, reasons, bad)
                 failure, cause = f"returned {int(bad.sum())} defective candle(s)", None
             if attempt < attempts:
@@ -324,7 +326,7 @@ class CandleStore:
                 + ", ".join(f"{t} ({reason})" for t, reason in new[:10])
                 + (" ..." if len(new) > 10 else ""), tuple(new)))
         good = ~bad
-        return tuple(c[good] for c in cols)  # type: ignore[return-value]
+        return tuple(c[good] for c in cols)
 
     # ---- windows ------------------------------------------------------------------
     def iter_window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Iterator[Columns]:
@@ -347,7 +349,7 @@ class CandleStore:
         if not parts:
             return empty_columns()
         if len(parts) == 1:
-            return parts[0]  # type: ignore[return-value]
+            return parts[0]
         cols = tuple(np.concatenate(col) for col in zip(*parts))
         freeze(*cols)
         return cols  # type: ignore[return-value]
@@ -367,9 +369,8 @@ class CandleStore:
         if last is not None and last[0] == k and last[1] == interval and last[2] == symbol:
             blk = last[3]
         else:
-            blk = self._blocks.get((symbol, interval, k))
-            if blk is None or not blk.final:
-                blk = self.block(symbol, interval, k)
+            cached = self._blocks.get((symbol, interval, k))
+            blk = cached if cached is not None and cached.final else self.block(symbol, interval, k)
             if blk.final:
                 self._last_block = (k, interval, symbol, blk)
         if blk.complete:  # t_from and a are aligned: exact slots
@@ -385,9 +386,8 @@ class CandleStore:
         if last is not None and last[0] == k and last[1] == symbol:
             blk = last[2]
         else:
-            blk = self._blocks.get((symbol, "1m", k))
-            if blk is None or not blk.final:
-                blk = self.block(symbol, "1m", k)
+            cached = self._blocks.get((symbol, "1m", k))
+            blk = cached if cached is not None and cached.final else self.block(symbol, "1m", k)
             if blk.final:
                 self._last_vwap_block = (k, symbol, blk)
         table = blk.vwap_table

@@ -56,7 +56,8 @@ class Candles(Sequence):
         if len({len(c) for c in cols}) != 1:
             raise ValueError("Candles columns must all have the same length")
         freeze(*cols)
-        self._cols, self._lo, self._hi = cols, 0, len(cols[0])
+        self._cols: Columns = cols  # type: ignore[assignment]  # six arrays, built above
+        self._lo, self._hi = 0, len(cols[0])
 
     @classmethod
     def view(cls, cols: Columns, lo: int, hi: int) -> Candles:

@@ -8,6 +8,7 @@ import hashlib
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 NA = "N/A"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -93,7 +94,7 @@ def short_price(x: float | None) -> str:
     return f"{x:,.{decimals}f}"
 
 
-def describe_result(result: object) -> str:
+def describe_result(result: Any) -> str:
     """One line in words for a live event: time, action, side, pair, short id and what matters for it
     (entry, TP and SL of an opening; reason and PnL of a close; reason of a cancel)."""
     action = getattr(result, "action", "?")

@@ -49,12 +49,16 @@ class _Delivered:
 class ScheduledResult(_Delivered, _Result):
     """A limit entry now waits for its price (``timestamp`` = ``scheduled_at``)."""
 
+    signal: SignalRow
+
     action: Literal["scheduled"] = "scheduled"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenedResult(_Delivered, _Result):
     """A position opened (``timestamp`` = ``pending_at``, ``current_price`` = ``price_open``)."""
+
+    signal: SignalRow
 
     action: Literal["opened"] = "opened"
 
@@ -72,6 +76,8 @@ class ActiveResult(_Result):
 class ClosedResult(_Delivered, _Result):
     """A position closed by take profit, stop loss or time."""
 
+    signal: SignalRow
+
     close_reason: Literal["take_profit", "stop_loss", "time_expired"]
     close_timestamp: int
     pnl: Pnl
@@ -81,6 +87,8 @@ class ClosedResult(_Delivered, _Result):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelledResult(_Delivered, _Result):
     """A waiting row that never became a position."""
+
+    signal: SignalRow
 
     reason: Literal["timeout", "price_reject", "user", "risk_reject"]
     close_timestamp: int
@@ -157,6 +165,9 @@ class PerformanceContract:
     backtest: bool
 
 
+RunState = Literal["ready", "running", "done", "failed"]
+
+
 @dataclass(frozen=True, slots=True)
 class RunStatus:
     """A pair run as listed by ``Backtest.list()`` / ``Live.list()``."""
@@ -164,4 +175,4 @@ class RunStatus:
     id: str
     symbol: str
     strategy_name: str
-    status: Literal["ready", "running", "done", "failed"]
+    status: RunState

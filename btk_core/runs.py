@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 from .errors import AlreadyRunningError
-from .results import RunStatus
+from .results import RunState, RunStatus
 
 
 class RunRegistry:
@@ -14,7 +14,7 @@ class RunRegistry:
         self.mode = mode
         self._lock = threading.Lock()
         self._running: set[tuple[str, str]] = set()
-        self._status: dict[tuple[str, str], str] = {}
+        self._status: dict[tuple[str, str], RunState] = {}
 
     def claim(self, pairs: list[tuple[str, str]]) -> None:
         """Claim every pair or none; ``AlreadyRunningError`` names the first busy pair."""
@@ -27,7 +27,7 @@ class RunRegistry:
                 self._running.add(pair)
                 self._status[pair] = "running"
 
-    def release(self, pair: tuple[str, str], status: str) -> None:
+    def release(self, pair: tuple[str, str], status: RunState) -> None:
         with self._lock:
             if pair in self._running:
                 self._running.discard(pair)

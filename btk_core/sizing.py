@@ -51,6 +51,7 @@ class PositionSizeApi:
         distance = abs(price_open - price_stop_loss)
         if distance == 0:
             raise SizingError("Stop-loss distance cannot be zero")
+        assert schema.risk_percentage is not None  # the schema requires it for this method
         quantity = balance * schema.risk_percentage / 100 / distance
         return self._finish(schema, quantity, balance, price_open, {
             "symbol": symbol, "sizing_name": sizing_name, "method": schema.method, "balance": balance,
@@ -78,6 +79,7 @@ class PositionSizeApi:
         balance, price_open = _positive("balance", balance), _positive("price_open", price_open)
         if isinstance(atr, bool) or not isinstance(atr, (int, float)) or not math.isfinite(atr) or atr <= 0:
             raise SizingError("ATR must be positive")
+        assert schema.risk_percentage is not None  # the schema requires it for this method
         quantity = balance * schema.risk_percentage / 100 / (atr * schema.atr_multiplier)
         return self._finish(schema, quantity, balance, price_open, {
             "symbol": symbol, "sizing_name": sizing_name, "method": schema.method, "balance": balance,

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .results import ClosedResult
 
@@ -58,7 +58,7 @@ class BacktestStatistics(TradeMetrics):
     signal_list: list[ClosedResult] = field(default_factory=list)
 
 
-def trade_metrics(pnls: Sequence[float], durations_ms: Sequence[int]) -> dict[str, float | int | None]:
+def trade_metrics(pnls: Sequence[float], durations_ms: Sequence[int]) -> dict[str, Any]:
     """The metrics of §13.1 over trades in any order (they are order independent)."""
     n = len(pnls)
     if n == 0:
@@ -168,7 +168,7 @@ def heatmap_row(symbol: str, pnls: Sequence[float]) -> HeatmapRow:
                       avg_win, avg_loss, w_streak, l_streak, expectancy)
 
 
-def heatmap_statistics(pnls_by_symbol: dict[str, Sequence[float]]) -> HeatmapStatistics:
+def heatmap_statistics(pnls_by_symbol: Mapping[str, Sequence[float]]) -> HeatmapStatistics:
     """Rows sorted by Sharpe descending (None last, ties by symbol) and portfolio aggregates."""
     rows = [heatmap_row(symbol, pnls) for symbol, pnls in pnls_by_symbol.items() if pnls]
     rows.sort(key=lambda r: (r.sharpe_ratio is None, -(r.sharpe_ratio or 0.0), r.symbol))

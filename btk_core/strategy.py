@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -126,7 +126,7 @@ class PairMachine:
         self.mode_topic = events.signal_backtest if ctx.backtest else events.signal_live
         self.idle_callbacks = "on_tick" in self.callbacks or "on_idle" in self.callbacks
         self.partial_callbacks = "on_partial_profit" in self.callbacks or "on_partial_loss" in self.callbacks
-        self._get_signal = strategy.get_signal
+        self._get_signal: Callable[..., Any] = strategy.get_signal or _no_signal  # batch strategies have none
         self.batch = strategy.get_signals is not None
         self.table: SignalTable | None = None  # a backtest's precomputed batch signals (live computes per tick)
         self._budget_ms = self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS * 1000
@@ -290,8 +290,12 @@ class PairMachine:
             emit_error(exc)
             self.table = SignalTable({}, self.interval_ms)
             return
-        self.table = compute_table(self.strategy.get_signals, self.symbol, candles, interval_ms=self.interval_ms,
+        self.table = compute_table(self._get_signals(), self.symbol, candles, interval_ms=self.interval_ms,
                                    strategy_name=self.strategy_name)
+
+    def _get_signals(self) -> Callable[..., Any]:
+        assert self.strategy.get_signals is not None  # only batch strategies get here
+        return self.strategy.get_signals
 
     def _batch_answer(self, when: int) -> Any:
         """The batch row for ``when``: from the backtest's table, or (live) from ``get_signals`` over the
@@ -303,7 +307,7 @@ class PairMachine:
             except CandleDataError as exc:
                 emit_error(exc)
                 return None
-            table = compute_table(self.strategy.get_signals, self.symbol, candles, interval_ms=self.interval_ms,
+            table = compute_table(self._get_signals(), self.symbol, candles, interval_ms=self.interval_ms,
                                   strategy_name=self.strategy_name)
         return table.answer(when)
 
@@ -359,11 +363,12 @@ class PairMachine:
                                           reason=notice.reason,  # type: ignore[arg-type]
                                           close_timestamp=notice.at, cancel_id=notice.cancel_id))
         else:
-            side = "profit" if kind == "partial_profit" else "loss"
+            side: Literal["profit", "loss"] = "profit" if kind == "partial_profit" else "loss"
             topic = events.partial_profit if side == "profit" else events.partial_loss
             if topic.listeners:
+                assert price is not None and notice.level is not None  # a milestone has both
                 topic.emit(PartialContract(self.symbol, self.strategy_name, self.exchange_name, row, price,
-                                           notice.level, bt, notice.at, side))  # type: ignore[arg-type]
+                                           notice.level, bt, notice.at, side))
             self._callback(f"on_partial_{side}", row, price, notice.level, bt)
 
     def _open(self, row: SignalRow, at: int) -> None:
@@ -575,6 +580,10 @@ class PairMachine:
         if candles:
             self._focus(position.pending_at)
             self._activation_candle(position, position.pending_at, float(candles[0][0]), float(candles[0][1]))
+
+
+def _no_signal(symbol: str, when: Any) -> None:
+    """The event-form call of a batch strategy (never made: ``intake`` asks its table)."""
 
 
 def _one(x: Any) -> np.ndarray:

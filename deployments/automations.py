@@ -31,7 +31,7 @@ def zombie_runs() -> Automation:
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
             within=timedelta(seconds=3 * HEARTBEAT_SECONDS)),
-        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, name=None, force=False,
                                     message="marked Crashed: no heartbeat for three periods (its process died)")])
 
 
@@ -49,9 +49,11 @@ def notify_on_close(block_document_id: UUID) -> Automation:
 def ensure(automation: Automation) -> Automation:
     """The automation of that name, created when missing (idempotent: serve.py runs this at every start)."""
     try:
-        return Automation.read(name=automation.name)
+        found: Automation = Automation.read(name=automation.name)  # type: ignore[assignment]  # sync context
+        return found
     except ValueError:
-        return automation.create()
+        created: Automation = automation.create()  # type: ignore[assignment]  # sync context
+        return created
 
 
 if __name__ == "__main__":

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.states import Cancelled
-from prefect.utilities.annotations import quote
+from prefect.states import Cancelled, State
 
 from flows.interrupt import Interrupted, stop_backtests_on_signals
 from flows.runners import make_task_runner
@@ -25,6 +24,7 @@ from flows.tasks import (
     rank_strategies,
     render_backtest_reports,
     run_backtest,
+    shared,
     write_heatmap,
     write_reports,
 )
@@ -97,7 +97,7 @@ def check_symbols(setup: str, symbols: list[str], exchange_name: str, frame_name
 def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchange_name: str, frame_name: str,
                   metric: str = "sharpe_ratio", task_runner: str = "thread", report_dir: str = "./dump",
                   dask_address: str | None = None, refresh: bool = False,
-                  lookahead_samples: int = 50) -> dict[str, Any]:
+                  lookahead_samples: int = 50) -> dict[str, Any] | State[Any]:
     """Backtest every strategy x symbol, rank the strategies per symbol by ``metric`` and write the reports.
     Returns the statistics per pair, the ranking and the report paths. ``refresh=True`` ignores cached
     backtests (the cache key hashes the setup file, not modules it imports). Batch strategies
@@ -137,9 +137,9 @@ def backtest_flow(setup: str, symbols: list[str], strategies: list[str], exchang
     results.sort(key=lambda r: order[(r["symbol"], r["strategy"])])
     for r in results:
         r["warning"] = empty.get(r["symbol"])
-    ranking = rank_strategies(quote(results), strategies, metric, exchange_name, frame_name, report_dir)
-    heatmaps = {strategy: write_heatmap(quote(results), strategy, report_dir) for strategy in strategies}
-    reports = write_reports(quote(results), render_backtest_reports(quote(results), report_dir))
+    ranking = rank_strategies(shared(results), strategies, metric, exchange_name, frame_name, report_dir)
+    heatmaps = {strategy: write_heatmap(shared(results), strategy, report_dir) for strategy in strategies}
+    reports = write_reports(shared(results), render_backtest_reports(shared(results), report_dir))
     save_run(report_dir, {"setup": setup, "symbols": symbols, "strategies": strategies, "exchange_name": exchange_name,
                           "frame_name": frame_name, "metric": metric, "results": results})
     return {"pairs": [{k: r[k] for k in ("symbol", "strategy", "stats")} for r in results],

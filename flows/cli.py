@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC
+from typing import Any
 
 
 def _csv(text: str) -> list[str]:
@@ -257,8 +258,10 @@ def _data(args: argparse.Namespace) -> int:
         done = []
         for symbol in args.symbols:
             row = bar.add_task(f"{symbol} {args.interval}", total=1)
+            def advance(done_ms: int, total_ms: int, row: Any = row) -> None:
+                bar.update(row, completed=done_ms, total=total_ms)
             result = download_candles(exchange, symbol, args.interval, since, args.dir, until=until,
-                                      on_progress=lambda d, t, row=row: bar.update(row, completed=d, total=t))
+                                      on_progress=advance)
             bar.update(row, completed=1, total=1)
             done.append(result)
     for r in done:

@@ -13,8 +13,9 @@ def _cell(x: float | None, spec: str) -> str:
     return "N/A" if x is None else format(x, spec)
 
 
-def print_summary(summary: dict[str, Any], metric: str) -> None:
-    """The per-pair statistics table, the ranking and the report paths of a backtest flow run."""
+def print_summary(summary: Any, metric: str) -> None:
+    """The per-pair statistics table, the ranking and the report paths of a backtest flow run (the flow's
+    return value: a summary dict; a stopped run raises instead)."""
     header = f"{'strategy':<10} {'symbol':<8} {'trades':>6} {'win rate':>9} {'total pnl':>10} {'sharpe':>7}"
     for warning in summary.get("warnings", []):
         print(f"warning: {warning}")

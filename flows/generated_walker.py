@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = bt.Walker.get_data(module.SYMBOL, walker)
     report = bt.Walker.dump(module.SYMBOL, walker, path=str(Path(args.report_dir) / "walker"))
     complete = results.complete
+    assert complete is not None  # the walker ran to its end above
     ranking = sorted(((c.strategy_name, c.metric_value, c.stats.total_signals) for c in results.strategies),
                      key=lambda r: (r[1] is None, -(r[1] or 0.0)))
     print(json.dumps({"symbol": module.SYMBOL, "walker_name": walker, "metric": complete.metric,

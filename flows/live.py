@@ -62,8 +62,9 @@ def halt_on_signals(symbol: str, strategy_name: str) -> Iterator[list[int]]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
-    if signal.SIGTERM in received and callable(previous[signal.SIGTERM]):
-        previous[signal.SIGTERM](signal.SIGTERM, None)
+    bridge = previous[signal.SIGTERM]
+    if signal.SIGTERM in received and callable(bridge):
+        bridge(signal.SIGTERM, None)
 
 
 @contextmanager

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow
-from prefect.utilities.annotations import quote
 
-from flows.tasks import rank_strategies, render_backtest_reports, write_heatmap
+from flows.tasks import rank_strategies, render_backtest_reports, shared, write_heatmap
 
 
 def load_run(run_file: str) -> dict[str, Any]:
@@ -35,8 +34,8 @@ def reports_flow(run_file: str, report_dir: str | None = None) -> dict[str, Any]
     run = load_run(run_file)
     report_dir = report_dir or str(Path(run_file).parent)
     results = run["results"]
-    paths = render_backtest_reports(quote(results), report_dir)
+    paths = render_backtest_reports(shared(results), report_dir)
     return {"reports": {f"{r['symbol']}/{r['strategy']}": p for p, r in zip(paths, results)},
-            "heatmaps": {s: write_heatmap(quote(results), s, report_dir) for s in run["strategies"]},
-            "ranking": rank_strategies(quote(results), run["strategies"], run["metric"], run["exchange_name"],
+            "heatmaps": {s: write_heatmap(shared(results), s, report_dir) for s in run["strategies"]},
+            "ranking": rank_strategies(shared(results), run["strategies"], run["metric"], run["exchange_name"],
                                        run["frame_name"], report_dir)}

@@ -32,6 +32,13 @@ from flows.setup_loader import load_setup, setup_digest
 RESULT_FORMAT = 2
 
 
+def shared(results: list[dict[str, Any]]) -> Any:
+    """Results handed to the report tasks as they are: ``quote`` keeps Prefect from walking thousands of nested
+    trade fields looking for futures (typed ``Any``: the tasks receive the list itself)."""
+    from prefect.utilities.annotations import quote
+    return quote(results)
+
+
 def closed_to_json(result: Any) -> dict[str, Any]:
     """A closed result as plain JSON (what tasks pass around and the run file keeps)."""
     from dataclasses import asdict
@@ -81,7 +88,7 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
     try:
         run = (bt.Backtest.run(pairs[0][0], strategy_name=pairs[0][1], exchange_name=exchange_name,
                                frame_name=frame_name) if len(pairs) == 1 else
-               bt.Backtest.run_portfolio([tuple(p) for p in pairs], exchange_name=exchange_name,
+               bt.Backtest.run_portfolio([(p[0], p[1]) for p in pairs], exchange_name=exchange_name,
                                          frame_name=frame_name))
         for _ in run:
             interrupt.check()  # a stopped run is not cached as if it were complete

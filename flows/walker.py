@@ -20,6 +20,7 @@ def run_walker(setup: str, symbol: str, walker_name: str, report_dir: str) -> di
     for _ in bt.Walker.run(symbol, walker_name=walker_name):
         pass
     complete = bt.Walker.get_data(symbol, walker_name).complete
+    assert complete is not None  # the walker ran to its end above
     path = bt.Walker.dump(symbol, walker_name, path=str(Path(report_dir) / "walker"))
     create_markdown_artifact(Path(path).read_text(), key=artifact_key("btk-walker", walker_name, symbol),
                              description=f"Walker {walker_name} on {symbol}")

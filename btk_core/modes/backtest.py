@@ -29,7 +29,7 @@ from ..intervals import INTERVAL_MS, MINUTE_MS
 from ..perf import PerfTimer
 from ..registry import lookup
 from ..reports import stores as report_stores
-from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunStatus
+from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunState, RunStatus
 from ..risk import RiskBook, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
@@ -140,7 +140,7 @@ class BacktestApi(PairModeApi):
         for strategy in strategies:
             for risk_name in strategy.risk_names:
                 lookup("risk", risk_name)
-        self._runs.claim(pairs)  # type: ignore[arg-type]
+        self._runs.claim(pairs)
         cfg = snapshot()
         self._limits = cfg
         ctx = RunContext(store=CandleStore(exchange, cfg), cfg=cfg, exchange=exchange, backtest=True,
@@ -368,7 +368,7 @@ class BacktestApi(PairModeApi):
         events.backtest_progress.emit(BacktestProgress(machine.exchange_name, machine.strategy_name, machine.symbol,
                                                        total, processed, processed / total if total else 1.0))
 
-    def _finish(self, lane: _Lane, total: int, run_started: dict[int, float], status: str = "done") -> None:
+    def _finish(self, lane: _Lane, total: int, run_started: dict[int, float], status: RunState = "done") -> None:
         """The pair's run ended: final progress, backtest_total, done (SPEC §7.2, §19.10)."""
         lane.finished = True
         m = lane.machine

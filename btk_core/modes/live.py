@@ -26,7 +26,7 @@ from ..persist.lock import PairLock
 from ..persist.state import LiveRiskBooks, PairPersistence
 from ..registry import lookup
 from ..reports import stores as report_stores
-from ..results import CancelledResult, ClosedResult, DoneContract, OpenedResult, RunStatus, ScheduledResult
+from ..results import CancelledResult, ClosedResult, DoneContract, OpenedResult, RunState, RunStatus, ScheduledResult
 from ..risk import ActivePosition, RiskGate
 from ..runs import RunRegistry
 from ..signals import SignalRow
@@ -78,7 +78,7 @@ class LiveApi(PairModeApi):
 
     def _loop(self, symbol: str, strategy: Any, exchange: Any, lock: PairLock) -> Iterator[Yielded]:
         key = (symbol, strategy.strategy_name)
-        status = "failed"
+        status: RunState = "failed"
         try:
             cfg = snapshot()
             base_dir = cfg.CC_PERSIST_BASE_DIR
@@ -138,10 +138,10 @@ class LiveApi(PairModeApi):
             lock.release()
             self._halts.discard(key)
             self._stops.discard(key)
-            machine = self._machines.get(key)
-            if machine is not None:
-                machine.close()
-                machine.store.release()
+            held = self._machines.get(key)
+            if held is not None:
+                held.close()
+                held.store.release()
             self._runs.release(key, status)
             events.done_live.emit(DoneContract(exchange.exchange_name, strategy.strategy_name, False, symbol))
 

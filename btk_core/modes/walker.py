@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .. import events
@@ -84,7 +84,7 @@ def improves(value: float | None, best: float | None) -> bool:
     return value is not None and (best is None or value > best)
 
 
-def best_by_metric(values: list[tuple[str, object]]) -> tuple[str | None, float | None]:
+def best_by_metric(values: Sequence[tuple[str, object]]) -> tuple[str | None, float | None]:
     """The winner of ``(strategy, metric value)`` pairs in test order, by the walker's rule."""
     best: str | None = None
     best_value: float | None = None

@@ -149,11 +149,10 @@ def walker_rows(results: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """``Walker`` results as the plain rows ``walker_report`` renders (the flows build the same rows)."""
     complete = results.complete
     first = complete or results.strategies[0]
-    last = results.strategies[-1] if results.strategies else None
+    best = complete or results.strategies[-1]  # a walker still running: the best so far
     meta = {"walker_name": first.walker_name, "symbol": first.symbol, "exchange_name": first.exchange_name,
             "frame_name": first.frame_name, "metric": first.metric,
-            "best_strategy": complete.best_strategy if complete else last.best_strategy,
-            "best_metric": complete.best_metric if complete else last.best_metric}
+            "best_strategy": best.best_strategy, "best_metric": best.best_metric}
     strategies = []
     for c in results.strategies:
         s = c.stats
