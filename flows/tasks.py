@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -75,8 +75,19 @@ def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     return "btk-backtest-" + hashlib.sha256(material.encode()).hexdigest()
 
 
-@task(name="run_backtest", cache_key_fn=backtest_cache_key, cache_expiration=timedelta(days=1),
-      persist_result=True, result_serializer="json")
+def _num(value: float | None, fmt: str, unit: str = "") -> str:
+    return "N/A" if value is None else format(value, fmt) + unit
+
+
+def backtest_run_name() -> str:
+    """``backtest BTCUSDT sma_cross`` (``portfolio BTCUSDT swing, ETHUSDT swing`` for a shared risk profile)."""
+    from prefect.runtime import task_run
+    pairs = task_run.parameters.get("pairs") or []
+    return ("backtest " if len(pairs) == 1 else "portfolio ") + ", ".join(f"{s} {g}" for s, g in pairs)
+
+
+@task(name="run_backtest", task_run_name=backtest_run_name, cache_key_fn=backtest_cache_key,
+      cache_expiration=timedelta(days=1), persist_result=True, result_serializer="json")
 def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_name: str) -> list[dict[str, Any]]:
     """Backtest one pair, or a group of pairs sharing a risk profile as one portfolio run. Returns per pair
     its statistics, its closed trades and the texts of its schedule, risk, partial and performance reports."""
@@ -100,12 +111,15 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
         stats = bt.Backtest.get_data(symbol, strategy)
         texts = {kind: api.get_report(symbol, strategy) for api, kind in (
             (bt.Schedule, "schedule"), (bt.Risk, "risk"), (bt.Partial, "partial"), (bt.Performance, "performance"))}
+        get_run_logger().info("%s %s: %d trades, win rate %s, total PnL (sum of trade %%) %s, sharpe %s", strategy,
+                              symbol, stats.total_signals, _num(stats.win_rate, ".1f", " %"),
+                              _num(stats.total_pnl, "+.2f", " %"), _num(stats.sharpe_ratio, ".3f"))
         out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
                     "closed": [closed_to_json(r) for r in stats.signal_list], "texts": texts})
     return out
 
 
-@task(name="check_lookahead", cache_policy=NO_CACHE)
+@task(name="check_batch_lookahead", task_run_name="look-ahead check {symbol} {strategy}", cache_policy=NO_CACHE)
 def check_batch_lookahead(setup: str, symbol: str, strategy: str, exchange_name: str, frame_name: str,
                           samples: int) -> int:
     """``check_lookahead`` of a batch strategy on one symbol: raises ``LookAheadError`` if it reads the future."""
@@ -114,7 +128,7 @@ def check_batch_lookahead(setup: str, symbol: str, strategy: str, exchange_name:
     return bt.check_lookahead(symbol, strategy, exchange_name, frame_name, samples=samples)
 
 
-@task(name="rank_strategies", cache_policy=NO_CACHE)
+@task(name="rank_strategies", task_run_name="rank by {metric}", cache_policy=NO_CACHE)
 def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric: str, exchange_name: str,
                     frame_name: str, report_dir: str) -> dict[str, Any]:
     """Rank the strategies of each symbol by ``metric`` exactly as the walker does (SPEC §12: finite values
@@ -147,7 +161,7 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
     return ranking
 
 
-@task(name="write_heatmap", cache_policy=NO_CACHE)
+@task(name="write_heatmap", task_run_name="heatmap {strategy}", cache_policy=NO_CACHE)
 def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str) -> str:
     """The portfolio heatmap of one strategy from the trades of its pairs (report + picture + artifact)."""
     from btk_core.orchestration import dump, heatmap_png, heatmap_report, heatmap_statistics, safe_name
@@ -161,7 +175,7 @@ def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str)
     return dump(text, folder, f"{safe_name(strategy)}.md")
 
 
-@task(name="write_reports", cache_policy=NO_CACHE)
+@task(name="write_reports", task_run_name="publish reports", cache_policy=NO_CACHE)
 def write_reports(results: list[dict[str, Any]], paths: list[str]) -> dict[str, str]:
     """Publish each pair's backtest report as a markdown artifact and the statistics as a table."""
     table = [{"symbol": r["symbol"], "strategy": r["strategy"], **r["stats"]} for r in results]
@@ -172,7 +186,7 @@ def write_reports(results: list[dict[str, Any]], paths: list[str]) -> dict[str, 
     return {f"{r['symbol']}/{r['strategy']}": path for path, r in zip(paths, results)}
 
 
-@task(name="render_backtest_reports", cache_policy=NO_CACHE)
+@task(name="render_backtest_reports", task_run_name="write backtest reports", cache_policy=NO_CACHE)
 def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> list[str]:
     """Write each pair's reports: the backtest report (and equity picture) from its closed results, and the
     schedule, risk, partial and performance texts the backtest rendered. Returns the backtest report paths

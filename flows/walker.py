@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 
 from flows.runners import make_task_runner
@@ -12,7 +12,7 @@ from flows.setup_loader import load_setup
 from flows.tasks import artifact_key, check_batch_lookahead
 
 
-@task(name="run_walker")
+@task(name="run_walker", task_run_name="walker {walker_name} {symbol}")
 def run_walker(setup: str, symbol: str, walker_name: str, report_dir: str) -> dict[str, Any]:
     """Walker.run on one symbol (SPEC §12); writes its report and chart; returns the best and the path."""
     import btk_core as bt
@@ -40,13 +40,17 @@ def walker_flow(setup: str, symbols: list[str], walker_name: str, task_runner: s
     for warning in check_symbols(setup, list(symbols), walker.exchange_name, walker.frame_name).values():
         get_run_logger().warning(warning)  # an unusable source or no candles at all fail here, in one line
     batch = [g for g in walker.strategies if lookup("strategy", g).get_signals is not None]
-
-    @flow(name="btk-walker-symbols", task_runner=make_task_runner(task_runner))
-    def per_symbol() -> list[dict[str, Any]]:
+    # the task runner is entered here, like backtest_flow does: the tasks and their artifacts belong to the run
+    # the user opens (a subflow would hide them one level down)
+    with make_task_runner(task_runner) as runner:
         if lookahead_samples:
-            for check in [check_batch_lookahead.submit(setup, s, g, walker.exchange_name, walker.frame_name,
-                                                       lookahead_samples) for g in batch for s in symbols]:
+            pairs = [(s, g) for g in batch for s in symbols]
+            checks = runner.map(check_batch_lookahead, {
+                "setup": unmapped(setup), "symbol": [s for s, _ in pairs], "strategy": [g for _, g in pairs],
+                "exchange_name": unmapped(walker.exchange_name), "frame_name": unmapped(walker.frame_name),
+                "samples": unmapped(lookahead_samples)}) if pairs else []
+            for check in checks:
                 check.result()
-        return [f.result() for f in run_walker.map(setup, list(symbols), walker_name, report_dir)]
-
-    return per_symbol()
+        futures = runner.map(run_walker, {"setup": unmapped(setup), "symbol": list(symbols),
+                                          "walker_name": unmapped(walker_name), "report_dir": unmapped(report_dir)})
+        return [f.result() for f in futures]
