@@ -3,7 +3,7 @@
 They answer "which candle resolves this row, and which milestones fire before it"
 with numpy masks and a single ``argmax``, so an open position costs O(candles)
 vectorised work and no Python loop per candle. The state machine in
-``strategy.py`` applies their answers (events, callbacks, state changes) for
+``pair_machine.py`` applies their answers (events, callbacks, state changes) for
 backtest and live alike.
 """
 from __future__ import annotations

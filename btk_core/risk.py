@@ -22,7 +22,7 @@ from .schemas import RiskSchema
 from .signals import SignalRow
 
 if TYPE_CHECKING:
-    from .strategy import PairMachine
+    from .pair_machine import PairMachine
 
 DEFAULT_NOTE = "Validation rejected the signal"
 TRUE_NOTE = "validation returned True; return None to allow"
@@ -127,7 +127,7 @@ def _verdict(result: Any, payload: RiskValidationPayload) -> tuple[str | None, s
 
 
 class RiskGate:
-    """The risk checks of one pair, against a shared book (implements ``strategy.RiskGate``)."""
+    """The risk checks of one pair, against a shared book (implements ``pair_machine.RiskCheck``)."""
 
     def __init__(self, book: RiskBook, risk_names: tuple[str, ...]) -> None:
         self.book = book

@@ -26,6 +26,7 @@ from ..errors import CandleDataError, SchemaValidationError
 from ..events import emit_error
 from ..guard import call_user
 from ..intervals import INTERVAL_MS, MINUTE_MS
+from ..pair_machine import PairMachine, PlanItem
 from ..perf import PerfTimer
 from ..registry import lookup
 from ..reports import stores as report_stores
@@ -35,7 +36,6 @@ from ..runs import RunRegistry
 from ..schemas import FrameSchema
 from ..stats import BacktestStatistics, backtest_statistics
 from ..stores import BoundedStore
-from ..strategy import PairMachine, PlanItem
 from .background import consume_in_background
 from .pairs import PairModeApi
 

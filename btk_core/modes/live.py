@@ -21,6 +21,7 @@ from ..errors import CandleDataError
 from ..events import emit_error
 from ..fmt import describe_result, iso, short_price
 from ..guard import call_user
+from ..pair_machine import PairMachine
 from ..perf import PerfTimer
 from ..persist.lock import PairLock
 from ..persist.state import LiveRiskBooks, PairPersistence
@@ -31,7 +32,6 @@ from ..risk import ActivePosition, RiskGate
 from ..runs import RunRegistry
 from ..signals import SignalRow
 from ..stats import LiveStatistics, live_statistics
-from ..strategy import PairMachine
 from .background import consume_in_background
 from .pairs import PairModeApi
 

@@ -1,9 +1,9 @@
 """What the backtest and live APIs share: the pairs they hold and the questions users ask about them."""
 from __future__ import annotations
 
+from ..pair_machine import PairMachine
 from ..registry import lookup
 from ..signals import SignalRow
-from ..strategy import PairMachine
 
 
 class PairModeApi:

@@ -23,9 +23,9 @@ from ..errors import PersistError
 from ..events import emit_error
 from ..fmt import safe_name
 from ..notices import Notice, notice_from_json
+from ..pair_machine import PairState
 from ..risk import ActivePosition, RiskBook
 from ..signals import SignalRow, row_from_json
-from ..strategy import PairState
 from . import PersistBase, move_aside, open_store
 
 log = logging.getLogger("btk")

@@ -124,9 +124,9 @@ def test_kill_9_never_leaves_a_torn_file(tmp_path):
 def test_redis_server_going_away_is_reported_and_writes_resume(tmp_path, errors):
     """Writes during an outage emit PersistError and lose nothing in memory; the next write after the
     server is back stores the full current value."""
+    from btk_core.pair_machine import PairState
     from btk_core.persist.redis import redis_factory
     from btk_core.persist.state import PairPersistence
-    from btk_core.strategy import PairState
     from tests.redis_server import RedisServer
     server = RedisServer(str(tmp_path)).start()
     try:

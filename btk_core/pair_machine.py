@@ -49,7 +49,7 @@ log = logging.getLogger("btk")
 fromtimestamp, UTC = datetime.fromtimestamp, UTC
 
 
-class RiskGate(Protocol):
+class RiskCheck(Protocol):
     """What the machine asks of risk profiles (implemented in ``risk.py``)."""
 
     def allows(self, pair: PairMachine, row: SignalRow, current_price: float, timestamp: int) -> bool: ...
@@ -108,7 +108,7 @@ class PairMachine:
     """State and transitions of one pair inside one run."""
 
     def __init__(self, ctx: RunContext, strategy: StrategySchema, symbol: str, *,
-                 risk: RiskGate | None = None, persistence: Persistence | None = None,
+                 risk: RiskCheck | None = None, persistence: Persistence | None = None,
                  sinks: tuple[Callable[[Any], None], ...] = ()) -> None:
         self.ctx = ctx
         self.store: CandleStore = ctx.store
