@@ -18,6 +18,7 @@ import numpy as np
 
 from . import clock
 from .candles import Candles, Columns, ContractError, checked_columns, empty_columns, freeze
+from .config import ConfigSnapshot
 from .errors import AveragePriceError, CandleDefectError, CandleFetchError, CandleSourceUnusable
 from .events import emit_error
 from .guard import call_user
@@ -129,7 +130,7 @@ def vwap_table(cols: Columns, grid_start: int, count: int, n_avg: int) -> tuple[
 class CandleStore:
     """Candle access for one run on one exchange."""
 
-    def __init__(self, exchange: ExchangeSchema, cfg) -> None:
+    def __init__(self, exchange: ExchangeSchema, cfg: ConfigSnapshot) -> None:
         self.exchange = exchange
         self.cfg = cfg
         self.block_size: int = cfg.CC_CANDLE_BLOCK_SIZE

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, make_dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 from .errors import ConfigValidationError
 
@@ -101,9 +101,44 @@ _ROWS: tuple[_Row, ...] = (
 _DEFAULTS: dict[str, Any] = {row.key: row.default for row in _ROWS}
 _LEVEL_KEYS = ("CC_PARTIAL_PROFIT_LEVELS", "CC_PARTIAL_LOSS_LEVELS")
 
-ConfigSnapshot = make_dataclass(
-    "ConfigSnapshot", [(row.key, Any) for row in _ROWS], frozen=True, slots=True)
-ConfigSnapshot.__doc__ = "The config a run uses from start to end, read by attribute (``cfg.CC_PERCENT_FEE``)."
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSnapshot:
+    """The config a run uses from start to end, read by attribute (``cfg.CC_PERCENT_FEE``), typed; its fields
+    are the rows of the table above, in the same order (checked at import)."""
+
+    CC_PERCENT_FEE: float
+    CC_PERCENT_SLIPPAGE: float
+    CC_MIN_TAKEPROFIT_DISTANCE_PERCENT: float
+    CC_MIN_STOPLOSS_DISTANCE_PERCENT: float
+    CC_MAX_STOPLOSS_DISTANCE_PERCENT: float
+    CC_MAX_SIGNAL_LIFETIME_MINUTES: int
+    CC_SCHEDULE_AWAIT_MINUTES: int
+    CC_MAX_SIGNAL_GENERATION_SECONDS: int
+    CC_AVG_PRICE_CANDLES_COUNT: int
+    CC_GET_CANDLES_RETRY_COUNT: int
+    CC_GET_CANDLES_RETRY_DELAY_MS: int
+    CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR: int
+    CC_GET_CANDLES_MIN_CANDLES_FOR_MEDIAN: int
+    CC_REPORT_SHOW_SIGNAL_NOTE: bool
+    CC_SAME_CANDLE_PRIORITY: Literal["stop_loss", "take_profit"]
+    CC_PARTIAL_PROFIT_LEVELS: tuple[float, ...]
+    CC_PARTIAL_LOSS_LEVELS: tuple[float, ...]
+    CC_LIVE_MAX_EVENTS: int
+    CC_SCHEDULE_MAX_EVENTS: int
+    CC_PARTIAL_MAX_EVENTS: int
+    CC_RISK_MAX_EVENTS: int
+    CC_PERFORMANCE_MAX_EVENTS: int
+    CC_BACKTEST_MAX_SIGNALS: int
+    CC_HEAT_MAX_TRADES_PER_SYMBOL: int
+    CC_LIVE_TICK_TTL_MS: int
+    CC_LIVE_HEARTBEAT_TICKS: int
+    CC_CANDLE_BLOCK_SIZE: int
+    CC_PERSIST_BASE_DIR: str
+
+
+assert [f.name for f in fields(ConfigSnapshot)] == [row.key for row in _ROWS], "ConfigSnapshot must follow _ROWS"
 
 _lock = threading.Lock()
 _current: dict[str, Any] = dict(_DEFAULTS)
@@ -155,7 +190,7 @@ def get_default_config() -> dict[str, Any]:
     return dict(_DEFAULTS)
 
 
-def snapshot() -> Any:
+def snapshot() -> ConfigSnapshot:
     """Freeze the current config for one run."""
     with _lock:
         return ConfigSnapshot(**_current)

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from .candle_store import CandleStore
 from .candles import Candles
+from .config import ConfigSnapshot
 from .errors import ContextError
 from .fmt import to_datetime
 from .intervals import CANDLE_INTERVAL_MS
@@ -27,7 +27,7 @@ class RunContext:
     """Where a run is: its resources (store, config, exchange) and the current decision point."""
 
     store: CandleStore
-    cfg: Any
+    cfg: ConfigSnapshot
     exchange: ExchangeSchema
     backtest: bool
     frame_name: str | None = None

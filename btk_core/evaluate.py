@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from .results import Side
 from .signals import SignalRow
 
 
@@ -21,7 +23,7 @@ class Milestone:
     """A partial level reached on candle ``index`` (profit before loss, ascending levels)."""
 
     index: int
-    kind: str  # "profit" | "loss"
+    kind: Side
     level: float
     price: float
 
@@ -31,7 +33,7 @@ class PositionHit:
     """The first candle that closes a position: its index, reason and exact close price."""
 
     index: int
-    reason: str  # "take_profit" | "stop_loss"
+    reason: Literal["take_profit", "stop_loss"]
     price: float
 
 
@@ -51,8 +53,9 @@ def position_hit(row: SignalRow, high: np.ndarray, low: np.ndarray, priority: st
     k = first_true(tp_hit | sl_hit)
     if k == len(high):
         return None
+    reason: Literal["take_profit", "stop_loss"]
     if tp_hit[k] and sl_hit[k]:
-        reason = priority
+        reason = "take_profit" if priority == "take_profit" else "stop_loss"
     else:
         reason = "take_profit" if tp_hit[k] else "stop_loss"
     return PositionHit(k, reason, tp if reason == "take_profit" else sl)
@@ -89,8 +92,9 @@ def milestones(row: SignalRow, high: np.ndarray, low: np.ndarray, *, profit_leve
     only losses (the activation candle). Does not mutate the fired sets."""
     long = row.position == "long"
     out: list[Milestone] = []
-    for kind, levels, fired, enabled in (("profit", profit_levels, fired_profit, profit),
-                                         ("loss", loss_levels, fired_loss, True)):
+    sides: tuple[tuple[Side, Sequence[float], set[float], bool], ...] = (
+        ("profit", profit_levels, fired_profit, profit), ("loss", loss_levels, fired_loss, True))
+    for kind, levels, fired, enabled in sides:
         todo = sorted(lv for lv in levels if lv not in fired)
         if not enabled or not todo or not len(high):
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .results import Pnl
+from .results import CancelReason, CloseReason, Pnl
 from .signals import SignalRow, row_from_json
 
 NoticeKind = Literal["opened", "scheduled", "cancelled", "closed", "partial_profit", "partial_loss"]
@@ -27,9 +27,9 @@ class Notice:
     row: SignalRow
     price: float | None
     at: int
-    close_reason: str | None = None
+    close_reason: CloseReason | None = None
     pnl: Pnl | None = None
-    reason: str | None = None
+    reason: CancelReason | None = None
     cancel_id: str | None = None
     level: float | None = None
 

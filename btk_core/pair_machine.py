@@ -34,12 +34,15 @@ from .pnl import compute_pnl
 from .results import (
     ActiveResult,
     CancelledResult,
+    CancelReason,
     ClosedResult,
+    CloseReason,
     IdleResult,
     OpenedResult,
     PartialContract,
     PingContract,
     ScheduledResult,
+    Side,
     TickResult,
 )
 from .schemas import StrategySchema
@@ -63,10 +66,10 @@ class PlanItem:
     depends on prices only"): a milestone, the close, the end of the data (unresolved) or a failure."""
 
     at: int
-    kind: str  # "profit" | "loss" | "close" | "unresolved" | "error"
+    kind: Literal["profit", "loss", "close", "unresolved", "error"]
     level: float = 0.0
     price: float = 0.0
-    reason: str = ""
+    reason: CloseReason = "time_expired"  # of a close
     error: Exception | None = None
 
 
@@ -377,7 +380,7 @@ class PairMachine:
         self.risk.add(self, row, at)
         self._commit((Notice("opened", row, row.price_open, row.pending_at),))
 
-    def _close(self, reason: str, price: float, close_ts: int) -> None:
+    def _close(self, reason: CloseReason, price: float, close_ts: int) -> None:
         row = self.pending
         assert row is not None
         pnl = compute_pnl(row.position, row.price_open, price, fee_percent=self.cfg.CC_PERCENT_FEE,
@@ -390,7 +393,7 @@ class PairMachine:
         self.pending = None
         self._commit((Notice("closed", row, price, close_ts, close_reason=reason, pnl=pnl),), closed_early=early)
 
-    def _cancel(self, reason: str, close_ts: int, cancel_id: str | None = None) -> None:
+    def _cancel(self, reason: CancelReason, close_ts: int, cancel_id: str | None = None) -> None:
         row = self.scheduled
         assert row is not None
         current_price = self._vwap_or_none(close_ts)  # SPEC §19.16: cancel even without a price
@@ -398,7 +401,7 @@ class PairMachine:
         self.cancel_request = None
         self._commit((Notice("cancelled", row, current_price, close_ts, reason=reason, cancel_id=cancel_id),))
 
-    def _fire(self, kind: str, level: float, price: float, at: int) -> None:
+    def _fire(self, kind: Side, level: float, price: float, at: int) -> None:
         row = self.pending
         assert row is not None
         (self.fired_profit if kind == "profit" else self.fired_loss).add(level)

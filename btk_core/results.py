@@ -6,6 +6,10 @@ from typing import Literal
 
 from .signals import SignalRow
 
+CloseReason = Literal["take_profit", "stop_loss", "time_expired"]
+CancelReason = Literal["timeout", "price_reject", "user", "risk_reject"]
+Side = Literal["profit", "loss"]  # of a partial milestone
+
 
 @dataclass(frozen=True, slots=True)
 class Pnl:
@@ -78,7 +82,7 @@ class ClosedResult(_Delivered, _Result):
 
     signal: SignalRow
 
-    close_reason: Literal["take_profit", "stop_loss", "time_expired"]
+    close_reason: CloseReason
     close_timestamp: int
     pnl: Pnl
     action: Literal["closed"] = "closed"
@@ -90,7 +94,7 @@ class CancelledResult(_Delivered, _Result):
 
     signal: SignalRow
 
-    reason: Literal["timeout", "price_reject", "user", "risk_reject"]
+    reason: CancelReason
     close_timestamp: int
     cancel_id: str | None
     action: Literal["cancelled"] = "cancelled"
@@ -111,7 +115,7 @@ class PartialContract:
     level: float
     backtest: bool
     timestamp: int
-    kind: Literal["profit", "loss"] = "profit"
+    kind: Side = "profit"
 
     @property
     def delivery_id(self) -> str:
