@@ -28,6 +28,7 @@ from ..guard import call_user
 from ..intervals import INTERVAL_MS, MINUTE_MS
 from ..pair_machine import PairMachine, PlanItem
 from ..perf import PerfTimer
+from ..queues import KeyedQueues
 from ..registry import lookup
 from ..reports import stores as report_stores
 from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunState, RunStatus
@@ -35,7 +36,6 @@ from ..risk import RiskBook, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
 from ..stats import BacktestStatistics, backtest_statistics
-from ..stores import BoundedStore
 from .background import consume_in_background
 from .pairs import PairModeApi
 
@@ -118,7 +118,7 @@ class BacktestApi(PairModeApi):
         self._runs = RunRegistry("backtest")
         self._machines: dict[tuple[str, str], PairMachine] = {}
         self._active: dict[tuple[str, str], _Run] = {}
-        self._closed: BoundedStore[ClosedResult] = BoundedStore()
+        self._closed: KeyedQueues[ClosedResult] = KeyedQueues()
         self._limits = snapshot()
 
     # ---- starting runs -------------------------------------------------------------

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import config, events
+from ..queues import KeyedQueues
 from ..results import CancelledResult, ClosedResult, OpenedResult, ScheduledResult
 from ..risk import RiskContract
-from ..stores import BoundedStore
 
-SCHEDULE: BoundedStore[Any] = BoundedStore()      # (symbol, strategy, backtest)
-RISK: BoundedStore[RiskContract] = BoundedStore()  # (symbol, strategy, backtest): rejections, newest first
-PARTIAL: BoundedStore[Any] = BoundedStore()       # (symbol, strategy, backtest) -> (kind, contract)
-PERFORMANCE: BoundedStore[Any] = BoundedStore()   # (symbol, strategy, backtest)
+SCHEDULE: KeyedQueues[Any] = KeyedQueues()      # (symbol, strategy, backtest)
+RISK: KeyedQueues[RiskContract] = KeyedQueues()  # (symbol, strategy, backtest): rejections, newest first
+PARTIAL: KeyedQueues[Any] = KeyedQueues()       # (symbol, strategy, backtest) -> (kind, contract)
+PERFORMANCE: KeyedQueues[Any] = KeyedQueues()   # (symbol, strategy, backtest)
 
 
 class HeatStore:

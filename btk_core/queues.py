@@ -1,6 +1,8 @@
-"""Bounded stores of the engine's own results, keyed by (symbol, strategy_name, backtest) (SPEC §14).
+"""Per-key bounded queues, newest first: what the report stores and a backtest's closed results are made of.
 
-They are fed in the "report stores" slot of §4.6 and back ``get_data`` / reports.
+"Store" in btk means a candle store (``CandleStore``), a report store (``reports/stores.py``, fed in the
+"report stores" slot of SPEC §4.6 and read by ``get_data``) or a persistence store (``persist/``); these
+queues are the containers the report stores are built from.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class BoundedStore(Generic[T]):
+class KeyedQueues(Generic[T]):
     """Per-key queues, newest first, cut to ``limit`` items (0 = unbounded)."""
 
     def __init__(self) -> None:
