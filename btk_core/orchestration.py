@@ -21,11 +21,14 @@ from .reports.documents import backtest_report, heatmap_report, pair_file, walke
 from .reports.plots import equity_png, heatmap_png, walker_png
 from .reports.render import dump
 from .schemas import WALKER_METRICS
-from .stats import backtest_statistics, heatmap_statistics
+from .stats import Span, backtest_statistics, heatmap_statistics
 
 #: The statistics of a backtest that flows pass around and rank by (SPEC §13.1).
 STAT_FIELDS = ("total_signals", "win_count", "loss_count", "win_rate", "avg_pnl", "total_pnl", "std_dev",
-               "sharpe_ratio", "annualized_sharpe_ratio", "certainty_ratio", "expected_yearly_returns")
+               "sharpe_ratio", "annualized_sharpe_ratio", "certainty_ratio", "expected_yearly_returns",
+               # SPEC §20.4: what a trader reads first
+               "compounded_return", "max_drawdown", "profit_factor", "avg_win", "avg_loss", "expectancy",
+               "avg_duration_minutes", "exposure", "cagr", "daily_sharpe", "sortino", "calmar", "buy_and_hold_return")
 
 
 def now_ms() -> int:
@@ -35,6 +38,7 @@ def now_ms() -> int:
 
 __all__ = [
     "AlreadyRunningError", "BtkError", "CANDLE_INTERVAL_MS", "DataFileCheck", "Downloaded", "PairLock", "STAT_FIELDS",
+    "Span",
     "UnknownNameError", "WALKER_METRICS", "atomic_write", "backtest_report", "backtest_statistics", "best_by_metric",
     "check_candle_files", "describe_result", "download_candles", "dump", "equity_png", "finite", "heatmap_png",
     "heatmap_report", "heatmap_statistics", "iso", "lookup", "now_ms", "pair_file", "safe_name", "to_ms",

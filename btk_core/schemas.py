@@ -29,7 +29,11 @@ CALLBACK_NAMES: dict[str, tuple[str, ...]] = {
     "optimizer": ("on_source_data", "on_data", "on_code", "on_dump"),
 }
 WALKER_METRICS = ("sharpe_ratio", "annualized_sharpe_ratio", "win_rate", "total_pnl",
-                  "certainty_ratio", "avg_pnl", "expected_yearly_returns")
+                  "certainty_ratio", "avg_pnl", "expected_yearly_returns",
+                  # SPEC §20.4: every numeric field of BacktestStatistics (the walker keeps the greatest value)
+                  "total_signals", "win_count", "loss_count", "std_dev", "compounded_return", "max_drawdown",
+                  "profit_factor", "avg_win", "avg_loss", "expectancy", "avg_duration_minutes", "exposure", "cagr",
+                  "daily_sharpe", "sortino", "calmar", "buy_and_hold_return")
 SIZING_METHODS = ("fixed-percentage", "kelly-criterion", "atr-based")
 #: Sections of the generated optimizer module, in the order they are written (SPEC §16.4); a
 #: ``template`` override maps a section to jinja2 source, or a message role to a builder function.

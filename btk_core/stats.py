@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .results import ClosedResult
@@ -51,11 +51,112 @@ class TradeMetrics:
 
 
 @dataclass(frozen=True)
-class BacktestStatistics(TradeMetrics):
+class TraderMetrics:
+    """The numbers a trader reads (SPEC §20.4), over closed trades in close order; ``None`` where undefined.
+    The §13.1 fields stay what they are (sums and per-trade ratios); these compound, and the ones that need
+    time use the frame (a backtest) or the run's span (live)."""
+
+    compounded_return: float | None = None
+    max_drawdown: float | None = None
+    profit_factor: float | None = None
+    avg_win: float | None = None
+    avg_loss: float | None = None
+    expectancy: float | None = None
+    avg_duration_minutes: float | None = None
+    exposure: float | None = None
+    cagr: float | None = None
+    daily_sharpe: float | None = None
+    sortino: float | None = None
+    calmar: float | None = None
+    buy_and_hold_return: float | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """The time a statistic is measured over: ``[start, end)`` in ms, and the first and last 1m close visible in
+    it (for buy and hold; ``None`` when unknown)."""
+
+    start: int
+    end: int
+    first_close: float | None = None
+    last_close: float | None = None
+
+
+@dataclass(frozen=True)
+class BacktestStatistics(TradeMetrics, TraderMetrics):
     """Statistics over closed trades; ``signal_list`` is newest first."""
 
     total_signals: int = 0
     signal_list: list[ClosedResult] = field(default_factory=list)
+
+
+DAY_MS = 86_400_000
+
+
+def compounded(pnls: Sequence[float]) -> tuple[float | None, float | None]:
+    """``(compounded return %, max drawdown % of the peak)`` of ``prod(1 + p/100)`` over trades in close order,
+    the starting equity (1) counting as a peak; ``(None, None)`` without trades."""
+    if not pnls:
+        return None, None
+    equity = peak = 1.0
+    worst = 0.0
+    for p in pnls:
+        equity *= 1 + p / 100
+        peak = max(peak, equity)
+        worst = max(worst, (peak - equity) / peak * 100)
+    return safe((equity - 1) * 100), safe(worst)
+
+
+def win_loss(pnls: Sequence[float]) -> dict[str, float | None]:
+    """``profit_factor``, ``avg_win``, ``avg_loss`` and ``expectancy`` (SPEC §13.3)."""
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    avg_win = math.fsum(wins) / len(wins) if wins else None
+    avg_loss = math.fsum(losses) / len(losses) if losses else None
+    win_rate = len(wins) / len(pnls) * 100 if pnls else None
+    expectancy = None
+    if win_rate is not None and avg_win is not None and avg_loss is not None:
+        expectancy = safe(win_rate / 100 * avg_win + (100 - win_rate) / 100 * avg_loss)
+    return {"profit_factor": ratio(math.fsum(wins), abs(math.fsum(losses))) if wins and losses else None,
+            "avg_win": avg_win, "avg_loss": avg_loss, "expectancy": expectancy}
+
+
+def daily_returns(pnls: Sequence[float], close_times: Sequence[int], span: Span) -> list[float]:
+    """Return of the compounded equity on each UTC day of ``span`` (a day without a close returns 0)."""
+    first, last = span.start // DAY_MS, (span.end - 1) // DAY_MS
+    growth = [1.0] * (last - first + 1)
+    for p, t in zip(pnls, close_times):
+        day = min(max(t // DAY_MS, first), last) - first  # a close at the very end counts on the last day
+        growth[day] *= 1 + p / 100
+    return [g - 1 for g in growth]
+
+
+def trader_metrics(pnls: Sequence[float], durations_ms: Sequence[int], close_times: Sequence[int],
+                   span: Span | None) -> dict[str, float | None]:
+    """SPEC §20.4 over trades given in close order; the time-based fields need ``span``."""
+    ret, drawdown = compounded(pnls)
+    out: dict[str, float | None] = {f.name: None for f in fields(TraderMetrics)}
+    out.update(compounded_return=ret, max_drawdown=drawdown, **win_loss(pnls))
+    out["avg_duration_minutes"] = safe(math.fsum(durations_ms) / len(durations_ms) / 60_000) if pnls else None
+    if span is None or span.end <= span.start:
+        return out
+    length = span.end - span.start
+    if span.first_close and span.last_close:
+        out["buy_and_hold_return"] = safe((span.last_close / span.first_close - 1) * 100)
+    if not pnls:
+        return out
+    out["exposure"] = safe(min(100.0, math.fsum(durations_ms) / length * 100))
+    equity = 1 + (ret or 0.0) / 100
+    years = length / (365 * DAY_MS)
+    out["cagr"] = -100.0 if equity <= 0 else safe((equity ** (1 / years) - 1) * 100)
+    days = daily_returns(pnls, close_times, span)
+    mean = math.fsum(days) / len(days)
+    std = sample_std(days, mean)
+    out["daily_sharpe"] = safe(mean / std * math.sqrt(365)) if std else None
+    downside = math.sqrt(math.fsum(min(r, 0.0) ** 2 for r in days) / len(days))
+    out["sortino"] = safe(mean / downside * math.sqrt(365)) if downside else None
+    out["calmar"] = ratio(out["cagr"], drawdown) if drawdown else None
+    return out
 
 
 def trade_metrics(pnls: Sequence[float], durations_ms: Sequence[int]) -> dict[str, Any]:
@@ -88,11 +189,20 @@ def trade_metrics(pnls: Sequence[float], durations_ms: Sequence[int]) -> dict[st
     }
 
 
-def backtest_statistics(closed: Sequence[ClosedResult]) -> BacktestStatistics:
-    """Statistics of closed results given newest first."""
+def closed_statistics(closed: Sequence[ClosedResult], span: Span | None) -> dict[str, Any]:
+    """§13.1 and §20.4 fields over closed results given in any order."""
     metrics = trade_metrics([r.pnl.pnl_percentage for r in closed],
                             [r.close_timestamp - r.signal.pending_at for r in closed])
-    return BacktestStatistics(**metrics, signal_list=list(closed))
+    in_order = sorted(closed, key=lambda r: r.close_timestamp)
+    metrics.update(trader_metrics([r.pnl.pnl_percentage for r in in_order],
+                                  [r.close_timestamp - r.signal.pending_at for r in in_order],
+                                  [r.close_timestamp for r in in_order], span))
+    return metrics
+
+
+def backtest_statistics(closed: Sequence[ClosedResult], span: Span | None = None) -> BacktestStatistics:
+    """Statistics of closed results given newest first; ``span`` is the frame (the time-based §20.4 fields)."""
+    return BacktestStatistics(**closed_statistics(closed, span), signal_list=list(closed))
 
 
 # ---- heatmap (SPEC §13.3) -------------------------------------------------------------
@@ -116,6 +226,8 @@ class HeatmapRow:
     max_win_streak: int
     max_loss_streak: int
     expectancy: float | None
+    compounded_return: float | None = None         # SPEC §20.4
+    compounded_max_drawdown: float | None = None   # of the compounded equity, % of its peak
 
 
 @dataclass(frozen=True)
@@ -125,6 +237,7 @@ class HeatmapStatistics:
     portfolio_total_pnl: float | None
     portfolio_total_trades: int
     portfolio_sharpe_ratio: float | None
+    portfolio_compounded_return: float | None = None  # the mean of the rows' compounded returns (equal weight)
 
 
 def _streaks(pnls: Sequence[float]) -> tuple[int, int]:
@@ -163,9 +276,10 @@ def heatmap_row(symbol: str, pnls: Sequence[float]) -> HeatmapRow:
     if win_rate is not None and avg_win is not None and avg_loss is not None:
         expectancy = safe(win_rate / 100 * avg_win + (100 - win_rate) / 100 * avg_loss)
     w_streak, l_streak = _streaks(pnls)
+    ret, drawdown = compounded(pnls)
     return HeatmapRow(symbol, n, m["win_count"], m["loss_count"], win_rate, m.get("total_pnl"), m.get("avg_pnl"),
                       m.get("std_dev"), m.get("sharpe_ratio"), _max_drawdown(pnls) if n else None, profit_factor,
-                      avg_win, avg_loss, w_streak, l_streak, expectancy)
+                      avg_win, avg_loss, w_streak, l_streak, expectancy, ret, drawdown)
 
 
 def heatmap_statistics(pnls_by_symbol: Mapping[str, Sequence[float]]) -> HeatmapStatistics:
@@ -177,7 +291,9 @@ def heatmap_statistics(pnls_by_symbol: Mapping[str, Sequence[float]]) -> Heatmap
     sharpe = (safe(math.fsum(r.sharpe_ratio * r.total_trades for r in with_sharpe) / total_trades)  # type: ignore[operator]
               if with_sharpe and total_trades else None)
     total_pnl = safe(math.fsum(r.total_pnl or 0.0 for r in rows)) if rows else None
-    return HeatmapStatistics(rows, len(rows), total_pnl, total_trades, sharpe)
+    returns = [r.compounded_return for r in rows if r.compounded_return is not None]
+    portfolio = safe(math.fsum(returns) / len(returns)) if returns else None
+    return HeatmapStatistics(rows, len(rows), total_pnl, total_trades, sharpe, portfolio)
 
 
 # ---- schedule, partial, live (SPEC §13.2, §13.4, §13.5) ---------------------------------
@@ -217,17 +333,18 @@ class PartialStatistics:
 
 
 @dataclass(frozen=True)
-class LiveStatistics(TradeMetrics):
-    """The metrics of §13.1 over the ``closed`` events currently in the live queue."""
+class LiveStatistics(TradeMetrics, TraderMetrics):
+    """The metrics of §13.1 and §20.4 over the ``closed`` events currently in the live queue."""
 
     total_events: int = 0
     total_closed: int = 0
     event_list: list = field(default_factory=list)
 
 
-def live_statistics(event_list: list) -> LiveStatistics:
+def live_statistics(event_list: list, span: Span | None = None) -> LiveStatistics:
+    """``span``: the run's time so far (the time-based §20.4 fields)."""
     closed = [e for e in event_list if e.action == "closed"]
-    m = trade_metrics([r.pnl.pnl_percentage for r in closed], [r.close_timestamp - r.signal.pending_at for r in closed])
+    m = closed_statistics(closed, span)
     m.pop("total_signals")
     return LiveStatistics(**m, total_events=len(event_list), total_closed=len(closed), event_list=list(event_list))
 

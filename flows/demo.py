@@ -9,21 +9,25 @@ from typing import Any
 DEMO_SETUP = Path(__file__).resolve().parent.parent / "examples" / "demo_setup.py"
 
 
-def _cell(x: float | None, spec: str) -> str:
-    return "N/A" if x is None else format(x, spec)
+def _cell(x: float | None, spec: str, unit: str = "", width: int = 0) -> str:
+    """A table cell, right-aligned to ``width`` whether it holds a number or N/A."""
+    return ("N/A" if x is None else format(x, spec) + unit).rjust(width)
 
 
 def print_summary(summary: Any, metric: str) -> None:
     """The per-pair statistics table, the ranking and the report paths of a backtest flow run (the flow's
     return value: a summary dict; a stopped run raises instead)."""
-    header = f"{'strategy':<10} {'symbol':<8} {'trades':>6} {'win rate':>9} {'total pnl':>10} {'sharpe':>7}"
+    columns = (("compounded", "compounded_return", "+.2f", "%"), ("max dd", "max_drawdown", ".2f", "%"),
+               ("win rate", "win_rate", ".1f", "%"), ("profit f.", "profit_factor", ".2f", ""),
+               ("sharpe", "sharpe_ratio", ".3f", ""), ("buy&hold", "buy_and_hold_return", "+.2f", "%"))
+    header = f"{'strategy':<10} {'symbol':<8} {'trades':>6} " + " ".join(f"{name:>10}" for name, *_ in columns)
     for warning in summary.get("warnings", []):
         print(f"warning: {warning}")
     print(header + "\n" + "-" * len(header))
     for pair in summary["pairs"]:
         s = pair["stats"]
-        print(f"{pair['strategy']:<10} {pair['symbol']:<8} {s['total_signals']:>6} {_cell(s['win_rate'], '8.1f')}% "
-              f"{_cell(s['total_pnl'], '+9.2f')}% {_cell(s['sharpe_ratio'], '7.3f')}")
+        cells = " ".join(_cell(s.get(key), spec, unit, 10) for _, key, spec, unit in columns)
+        print(f"{pair['strategy']:<10} {pair['symbol']:<8} {s['total_signals']:>6} {cells}")
     print(f"\nRanking by {metric}:")
     for symbol, info in summary["ranking"].items():
         order = ", ".join(f"{s} ({_cell(v, '.3f')})" for s, v in info["ranking"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from btk_core.orchestration import STAT_FIELDS
 from flows.setup_loader import load_setup, setup_digest
 
 #: Bump when what ``run_backtest`` returns changes, so results cached by an older btk are not reused.
-RESULT_FORMAT = 2
+RESULT_FORMAT = 3  # 3: the frame span and the SPEC §20.4 statistics
 
 
 def shared(results: list[dict[str, Any]]) -> Any:
@@ -41,7 +42,6 @@ def shared(results: list[dict[str, Any]]) -> Any:
 
 def closed_to_json(result: Any) -> dict[str, Any]:
     """A closed result as plain JSON (what tasks pass around and the run file keeps)."""
-    from dataclasses import asdict
     return {"signal": asdict(result.signal), "exchange_name": result.exchange_name,
             "current_price": result.current_price,
             "close_reason": result.close_reason, "close_timestamp": result.close_timestamp,
@@ -111,10 +111,13 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
         stats = bt.Backtest.get_data(symbol, strategy)
         texts = {kind: api.get_report(symbol, strategy) for api, kind in (
             (bt.Schedule, "schedule"), (bt.Risk, "risk"), (bt.Partial, "partial"), (bt.Performance, "performance"))}
-        get_run_logger().info("%s %s: %d trades, win rate %s, total PnL (sum of trade %%) %s, sharpe %s", strategy,
-                              symbol, stats.total_signals, _num(stats.win_rate, ".1f", " %"),
-                              _num(stats.total_pnl, "+.2f", " %"), _num(stats.sharpe_ratio, ".3f"))
+        get_run_logger().info("%s %s: %d trades, compounded return %s, max drawdown %s, win rate %s, sharpe %s",
+                              strategy, symbol, stats.total_signals, _num(stats.compounded_return, "+.2f", " %"),
+                              _num(stats.max_drawdown, ".2f", " %"), _num(stats.win_rate, ".1f", " %"),
+                              _num(stats.sharpe_ratio, ".3f"))
+        span = bt.Backtest.get_span(symbol, strategy)
         out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
+                    "span": None if span is None else asdict(span),
                     "closed": [closed_to_json(r) for r in stats.signal_list], "texts": texts})
     return out
 
@@ -191,13 +194,14 @@ def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> l
     """Write each pair's reports: the backtest report (and equity picture) from its closed results, and the
     schedule, risk, partial and performance texts the backtest rendered. Returns the backtest report paths
     in the order of ``results``."""
-    from btk_core.orchestration import backtest_report, backtest_statistics, dump, equity_png, pair_file
+    from btk_core.orchestration import Span, backtest_report, backtest_statistics, dump, equity_png, pair_file
     folder = str(Path(report_dir) / "backtest")
     paths = []
     for r in results:
         for kind, other in r["texts"].items():
             dump(other, str(Path(report_dir) / kind), pair_file(r["symbol"], r["strategy"]))
-        stats = backtest_statistics([closed_from_json(c) for c in r["closed"]])
+        span = Span(**r["span"]) if r.get("span") else None
+        stats = backtest_statistics([closed_from_json(c) for c in r["closed"]], span)
         text = backtest_report(r["strategy"], stats)
         if r.get("warning"):
             text = f"> **No data:** {r['warning']}\n\n{text}"

@@ -35,7 +35,7 @@ from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContr
 from ..risk import RiskBook, RiskGate
 from ..runs import RunRegistry
 from ..schemas import FrameSchema
-from ..stats import BacktestStatistics, backtest_statistics
+from ..stats import BacktestStatistics, Span, backtest_statistics
 from .background import consume_in_background
 from .pairs import PairModeApi
 
@@ -69,6 +69,18 @@ class RunHandle(Iterator[Final]):
     def __del__(self) -> None:
         if not self._started:
             self._release_all()
+
+
+def _span(machine: PairMachine, start: int, end: int) -> Span:
+    """The frame ``[start, end)`` with its first and last visible 1m close (``None`` when unreadable)."""
+    store, symbol = machine.store, machine.symbol
+    try:
+        first = next((float(cols[4][0]) for cols in store.iter_window(symbol, "1m", start, end)), None)
+        last_candles = store.last_closed(symbol, "1m", 1, end)
+        last = float(last_candles.close[-1]) if len(last_candles) else None
+    except CandleDataError:
+        first = last = None
+    return Span(start, end, first, last)
 
 
 def frame_bounds(frame: FrameSchema, now: int) -> tuple[int, int, int]:
@@ -119,6 +131,7 @@ class BacktestApi(PairModeApi):
         self._machines: dict[tuple[str, str], PairMachine] = {}
         self._active: dict[tuple[str, str], _Run] = {}
         self._closed: KeyedQueues[ClosedResult] = KeyedQueues()
+        self._spans: dict[tuple[str, str], Span] = {}  # the frame each pair last ran over (SPEC §20.4)
         self._limits = snapshot()
 
     # ---- starting runs -------------------------------------------------------------
@@ -372,6 +385,9 @@ class BacktestApi(PairModeApi):
         """The pair's run ended: final progress, backtest_total, done (SPEC §7.2, §19.10)."""
         lane.finished = True
         m = lane.machine
+        run = self._active.get((m.symbol, m.strategy_name))
+        if run is not None:
+            self._spans[(m.symbol, m.strategy_name)] = _span(m, run.start, run.start + run.total * run.step)
         if events.backtest_progress.listeners:
             self._progress(m, total, total)
         lane.perf.emit("backtest_total", run_started[lane.index])
@@ -407,7 +423,13 @@ class BacktestApi(PairModeApi):
     # ---- reading ------------------------------------------------------------------
     def get_data(self, symbol: str, strategy_name: str) -> BacktestStatistics:
         lookup("strategy", strategy_name)
-        return backtest_statistics(self._closed.items((symbol, strategy_name, True)))
+        return backtest_statistics(self._closed.items((symbol, strategy_name, True)),
+                                   self._spans.get((symbol, strategy_name)))
+
+    def get_span(self, symbol: str, strategy_name: str) -> Span | None:
+        """The frame the pair last ran over, with its first and last 1m close (for the §20.4 statistics)."""
+        lookup("strategy", strategy_name)
+        return self._spans.get((symbol, strategy_name))
 
     def get_report(self, symbol: str, strategy_name: str) -> str:
         """The backtest report of the pair's last run (SPEC §14 #1)."""

@@ -31,7 +31,7 @@ from ..results import CancelledResult, ClosedResult, DoneContract, OpenedResult,
 from ..risk import ActivePosition, RiskGate
 from ..runs import RunRegistry
 from ..signals import SignalRow
-from ..stats import LiveStatistics, live_statistics
+from ..stats import LiveStatistics, Span, live_statistics
 from .background import consume_in_background
 from .pairs import PairModeApi
 
@@ -52,6 +52,7 @@ class LiveApi(PairModeApi):
         self._wakeups: dict[tuple[str, str], threading.Event] = {}
         self._halts: set[tuple[str, str]] = set()  # halted before or during their run
         self._stops: set[tuple[str, str]] = set()  # stopped before or during their run
+        self._started: dict[tuple[str, str], int] = {}  # when each pair's run started (its statistics' span)
         self._risk = LiveRiskBooks()
 
     def run(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Iterator[Yielded]:
@@ -95,6 +96,7 @@ class LiveApi(PairModeApi):
             wakeup = self._wakeups.setdefault(key, threading.Event())
             wakeup.clear()
             report_stores.LIVE.clear(symbol, strategy.strategy_name)
+            self._started[key] = clock.now()
             with run_context(ctx):
                 adopted = self._restore(machine, persistence)
                 log.info("live %s %s on %s: tick %s s, state in %s; %s", symbol, strategy.strategy_name,
@@ -232,7 +234,9 @@ class LiveApi(PairModeApi):
     # ---- reading -------------------------------------------------------------------
     def get_data(self, symbol: str, strategy_name: str) -> LiveStatistics:
         lookup("strategy", strategy_name)
-        return live_statistics(report_stores.LIVE.items(symbol, strategy_name))
+        started = self._started.get((symbol, strategy_name))
+        span = Span(started, clock.now()) if started is not None else None
+        return live_statistics(report_stores.LIVE.items(symbol, strategy_name), span)
 
     def get_report(self, symbol: str, strategy_name: str) -> str:
         from ..reports.documents import live_report

@@ -76,7 +76,10 @@ def metric_of(stats: BacktestStatistics, metric: str) -> float | None:
 
 
 def finite(value: object) -> float | None:
-    return value if isinstance(value, float) and math.isfinite(value) else None
+    """A metric value the walker can rank (a finite number; counts included), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def improves(value: float | None, best: float | None) -> bool:
