@@ -31,6 +31,17 @@ STAT_FIELDS = ("total_signals", "win_count", "loss_count", "win_rate", "avg_pnl"
                "avg_duration_minutes", "exposure", "cagr", "daily_sharpe", "sortino", "calmar", "buy_and_hold_return")
 
 
+def data_fingerprint(symbols: list[str], intervals: list[str], exchange_name: str, frame_name: str) -> str | None:
+    """What the exchange says about the candles of ``symbols`` x ``intervals`` over the frame, or ``None`` when the
+    exchange has no ``fingerprint`` (its results cannot be cached: nothing would tell when its data changed)."""
+    exchange, frame = lookup("exchange", exchange_name), lookup("frame", frame_name)
+    if exchange.fingerprint is None:
+        return None
+    parts = [f"{s}/{i}={exchange.fingerprint(s, i, frame.start_ms, frame.end_ms)}"
+             for s in sorted(set(symbols)) for i in sorted(set(intervals))]
+    return "|".join(parts)
+
+
 def now_ms() -> int:
     """The engine's clock (``set_clock`` in tests), in ms."""
     return clock.now()
@@ -38,7 +49,7 @@ def now_ms() -> int:
 
 __all__ = [
     "AlreadyRunningError", "BtkError", "CANDLE_INTERVAL_MS", "DataFileCheck", "Downloaded", "PairLock", "STAT_FIELDS",
-    "Span",
+    "Span", "data_fingerprint",
     "UnknownNameError", "WALKER_METRICS", "atomic_write", "backtest_report", "backtest_statistics", "best_by_metric",
     "check_candle_files", "describe_result", "download_candles", "dump", "equity_png", "finite", "heatmap_png",
     "heatmap_report", "heatmap_statistics", "iso", "lookup", "now_ms", "pair_file", "safe_name", "to_ms",

@@ -56,9 +56,11 @@ def clear_registry() -> None:
 
 
 def add_exchange(*, exchange_name: str, get_candles: Callable[..., Any], format_price: Any = None,
-                 format_quantity: Any = None, note: str | None = None, callbacks: Any = None) -> ExchangeSchema:
-    """Register a candle source ``get_candles(symbol, interval, since, limit)``."""
-    schema = ExchangeSchema(exchange_name, get_candles, format_price, format_quantity, note, callbacks)
+                 format_quantity: Any = None, note: str | None = None, callbacks: Any = None,
+                 fingerprint: Any = None) -> ExchangeSchema:
+    """Register a candle source ``get_candles(symbol, interval, since, limit)``; ``fingerprint(symbol, interval,
+    start_ms, end_ms) -> str`` (optional) lets orchestrators cache results until the data changes."""
+    schema = ExchangeSchema(exchange_name, get_candles, format_price, format_quantity, note, callbacks, fingerprint)
     return _register("exchange", exchange_name, schema)
 
 

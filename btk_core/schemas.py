@@ -112,6 +112,9 @@ class ExchangeSchema:
     format_quantity: Callable[[str, float], str] | None = None
     note: str | None = None
     callbacks: Any = None
+    #: ``fingerprint(symbol, interval, start_ms, end_ms) -> str`` changes whenever the candles the source would
+    #: serve for that range change; orchestrators cache results only for sources that have one.
+    fingerprint: Callable[[str, str, int, int], str] | None = None
 
     def __post_init__(self) -> None:
         p = _Problems("exchange")
@@ -119,6 +122,7 @@ class ExchangeSchema:
         p.function("get_candles", self.get_candles)
         p.function("format_price", self.format_price, optional=True)
         p.function("format_quantity", self.format_quantity, optional=True)
+        p.function("fingerprint", self.fingerprint, optional=True)
         p.optional_text("note", self.note)
         _set(self, "callbacks", normalize_callbacks("exchange", self.callbacks, p))
         p.raise_if_any()

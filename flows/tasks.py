@@ -6,9 +6,10 @@ The tasks after the backtests receive every pair's results; flows pass them wrap
 Prefect does not walk thousands of nested trade fields looking for futures, and those tasks never cache
 (they write files).
 
-Caching: ``run_backtest`` results are cached under a key made of the result format, the setup's
-source, the pairs, the exchange, the frame and the whole config, for a day; a frame that reaches into
-the present is never cached (its candles are still arriving). ``run_backtest`` writes no files: it
+Caching: ``run_backtest`` results are cached for a day under a key made of the result format, the code
+(the setup, the local modules it imports, btk's engine and flows), the exchange's fingerprint of the data,
+the pairs, the frame and the whole config; a frame that reaches into the present, or an exchange without a
+fingerprint, is never cached. ``run_backtest`` writes no files: it
 returns its data and the rendered texts of the store-based reports, and the uncached
 ``render_backtest_reports`` writes every file, so a cache hit still produces all reports.
 """
@@ -65,14 +66,31 @@ def artifact_key(*parts: str) -> str:
 
 def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
     import btk_core as bt
-    from btk_core.orchestration import lookup, now_ms
+    from btk_core.orchestration import data_fingerprint, lookup, now_ms
     load_setup(parameters["setup"])
     if lookup("frame", parameters["frame_name"]).end_ms > now_ms():
         return None
-    material = json.dumps([RESULT_FORMAT, setup_digest(parameters["setup"]), parameters["pairs"],
-                           parameters["exchange_name"], parameters["frame_name"], bt.get_config()],
-                          sort_keys=True, default=str)
+    pairs, exchange_name = parameters["pairs"], parameters["exchange_name"]
+    intervals = ["1m", *(lookup("strategy", g).interval for _, g in pairs)]
+    data = data_fingerprint([s for s, _ in pairs], intervals, exchange_name, parameters["frame_name"])
+    if data is None:
+        _warn_uncached(exchange_name)
+        return None
+    material = json.dumps([RESULT_FORMAT, setup_digest(parameters["setup"]), data, pairs, exchange_name,
+                           parameters["frame_name"], bt.get_config()], sort_keys=True, default=str)
     return "btk-backtest-" + hashlib.sha256(material.encode()).hexdigest()
+
+
+_uncached: set[str] = set()
+
+
+def _warn_uncached(exchange_name: str) -> None:
+    """Said once per exchange and process: results of a source without a fingerprint are never reused."""
+    if exchange_name not in _uncached:
+        import logging
+        _uncached.add(exchange_name)
+        logging.getLogger("prefect").info("backtests on exchange %s are not cached: it has no fingerprint to tell when its "
+                              "data changes (add_exchange(..., fingerprint=...))", exchange_name)
 
 
 def _num(value: float | None, fmt: str, unit: str = "") -> str:

@@ -157,5 +157,11 @@ def add_ccxt_exchange(exchange_name: str, exchange_id: str = "binance", *, cache
             raise ValueError(f"unknown ccxt exchange id {exchange_id!r}")
         exchange = getattr(ccxt, exchange_id)({"enableRateLimit": True, **(config or {})})
     source = CcxtSource(exchange, cache_dir, page_limit, retries, backoff_s)
+
+    def fingerprint(symbol: str, interval: str, start: int, end: int) -> str:
+        """Closed candles of an exchange do not change (closed months are cached as such)."""
+        return f"ccxt:{exchange.id}"
+
     return add_exchange(exchange_name=exchange_name, get_candles=source,
-                        note=note or f"ccxt {exchange.id}, cached in {cache_dir}", callbacks=callbacks)
+                        note=note or f"ccxt {exchange.id}, cached in {cache_dir}", callbacks=callbacks,
+                        fingerprint=fingerprint)

@@ -27,6 +27,15 @@ def normalised(arrays: list[np.ndarray]) -> Columns:
     return cols  # type: ignore[return-value]
 
 
+def content_digest(cols: Columns) -> str:
+    """A hash of the columns' bytes (for cache keys that change when the data does)."""
+    import hashlib
+    digest = hashlib.sha256()
+    for col in cols:
+        digest.update(np.ascontiguousarray(col).tobytes())
+    return digest.hexdigest()
+
+
 def as_columns(candles: Any) -> Columns:
     """Columns of a DataFrame, ``Candles`` or mapping of the six fields."""
     if isinstance(candles, Candles):

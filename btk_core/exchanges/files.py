@@ -192,6 +192,23 @@ def _open(path: Path) -> tuple[list[str], Any]:
     return names, read
 
 
+_digests: dict[tuple[str, int, float], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """``<size>:<mtime>:<sha256 of the bytes>``, the hash computed once per (path, size, mtime)."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime)
+    if key not in _digests:
+        import hashlib
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        _digests[key] = digest.hexdigest()
+    return f"{stat.st_size}:{stat.st_mtime}:{_digests[key]}"
+
+
 def _find(directory: Path, symbol: str, interval: str) -> Path | None:
     for suffix in _SUFFIXES:
         path = candle_path(directory, symbol, interval, suffix)
@@ -228,15 +245,16 @@ def add_files_exchange(exchange_name: str, directory: str | os.PathLike[str], *,
     if not root.is_dir():
         raise FileNotFoundError(f"candle directory {str(root)!r} does not exist")
 
-    resolved: dict[tuple[str, str], tuple[float, Columns]] = {}
-
     def get_candles(symbol: str, interval: str, since: int, limit: int) -> Candles:
-        # one stat of the directory per call instead of finding and stat-ing the files each block
-        stamp = root.stat().st_mtime
-        hit = resolved.get((symbol, interval))
-        if hit is None or hit[0] != stamp:
-            hit = resolved[(symbol, interval)] = (stamp, load_columns(root, symbol, interval))
-        return answer(hit[1], since, limit)
+        # the file is found and stat-ed on every call (a few microseconds): a file rewritten in place is read
+        # again at once (the folder's own time does not change when a file inside it is overwritten)
+        return answer(load_columns(root, symbol, interval), since, limit)
+
+    def fingerprint(symbol: str, interval: str, start: int, end: int) -> str:
+        """Size, modification time and content hash of the file serving ``(symbol, interval)`` (or the 1m file it
+        is aggregated from)."""
+        path = _find(root, symbol, interval) or _find(root, symbol, "1m")
+        return "files:none" if path is None else f"files:{file_digest(path)}"
 
     return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
-                        note=note or f"candle files in {root}", callbacks=callbacks)
+                        note=note or f"candle files in {root}", callbacks=callbacks, fingerprint=fingerprint)

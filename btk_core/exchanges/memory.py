@@ -8,7 +8,7 @@ from ..candles import Candles
 from ..errors import UnknownSymbolError
 from ..registry import add_exchange
 from ..schemas import ExchangeSchema
-from .columns import IntervalColumns, answer, as_columns
+from .columns import IntervalColumns, answer, as_columns, content_digest
 
 
 def add_memory_exchange(exchange_name: str, candles: Mapping[str, Any], *, note: str | None = None,
@@ -26,5 +26,15 @@ def add_memory_exchange(exchange_name: str, candles: Mapping[str, Any], *, note:
             raise UnknownSymbolError(f"no candles for symbol {symbol!r}; this exchange has {sorted(base)}")
         return answer(series.get(symbol, interval), since, limit)
 
+    digests: dict[str, str] = {}
+
+    def fingerprint(symbol: str, interval: str, start: int, end: int) -> str:
+        """A hash of the symbol's columns (read-only in place: they cannot change under us)."""
+        if symbol not in digests:
+            cols = base.get(symbol)
+            digests[symbol] = "none" if cols is None else content_digest(cols)
+        return f"memory:{digests[symbol]}"
+
     return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
-                        note=note or f"candles in memory for {len(base)} symbol(s)", callbacks=callbacks)
+                        note=note or f"candles in memory for {len(base)} symbol(s)", callbacks=callbacks,
+                        fingerprint=fingerprint)

@@ -111,5 +111,10 @@ def add_synthetic_exchange(exchange_name: str = "synthetic", *, seed: int = 42, 
             cols = aggregate(cols, interval_ms)
         return Candles(*cols)
 
+    def fingerprint(symbol: str, interval: str, start: int, end: int) -> str:
+        """The candles are a function of these parameters alone (and of the range, which the key holds)."""
+        return f"synthetic:{seed}:{vol!r}:{sorted((start_prices or DEFAULT_START_PRICES).items())}"
+
     return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
-                        note=note or f"synthetic GBM candles (seed={seed}, vol={vol})", callbacks=callbacks)
+                        note=note or f"synthetic GBM candles (seed={seed}, vol={vol})", callbacks=callbacks,
+                        fingerprint=fingerprint)

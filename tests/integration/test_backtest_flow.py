@@ -188,3 +188,37 @@ def test_backtest_flow_checks_batch_strategies_for_look_ahead(prefect_harness, t
     from flows.walker import walker_flow
     with pytest.raises(bt.LookAheadError, match="peeks on BTCUSDT"):
         walker_flow(setup, ["BTCUSDT"], "batch-walker", report_dir=str(tmp_path))
+
+
+def test_changed_data_behind_an_unchanged_setup_is_never_served_from_the_cache(prefect_harness, tmp_path, monkeypatch):
+    """The cache key holds the exchange's fingerprint of the data (files: size, mtime, content hash)."""
+    import os
+    import sys
+
+    import pandas as pd
+
+    from btk_core.exchanges import synthetic_candles
+    from flows.backtest import backtest_flow
+    from flows.setup_loader import setup_module_name
+    setup = str(Path(__file__).resolve().parents[1] / "fixtures" / "files_setup.py")
+    data = tmp_path / "data"
+    (data / "MYCOIN").mkdir(parents=True)
+    monkeypatch.setitem(os.environ, "BTK_TEST_DATA", str(data))
+    sys.modules.pop(setup_module_name(setup), None)
+
+    def write(seed):
+        cols = synthetic_candles("MYCOIN", (1717200000000 - 3_600_000) // 60_000, 8 * 1440, seed=seed)
+        pd.DataFrame(dict(zip(["timestamp", "open", "high", "low", "close", "volume"], cols))).to_csv(
+            data / "MYCOIN" / "1m.csv", index=False)
+
+    def run():
+        summary = backtest_flow(setup, ["MYCOIN"], ["momentum"], "files", "june", report_dir=str(tmp_path / "dump"),
+                                lookahead_samples=0)
+        return summary["pairs"][0]["stats"]
+
+    write(seed=1)
+    first = run()
+    assert run() == first  # unchanged data: the same numbers (served from the cache)
+    write(seed=2)
+    changed = run()
+    assert changed != first and changed["total_signals"] > 0

@@ -118,3 +118,29 @@ def test_an_unusable_file_fails_at_once_in_one_line(tmp_path, fake_clock, conten
     with pytest.raises(bt.CandleFetchError) as err:
         store.window("MYCOIN", "1m", T0, T0 + M)
     assert says in str(err.value) and "\n" not in str(err.value) and fake_clock.sleeps == []
+
+
+def test_a_file_rewritten_in_place_is_read_again_and_changes_the_fingerprint(tmp_path, fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    df = frame()
+    write_candles(tmp_path, "BTC", "1m", df, fmt="csv")
+    exchange = add_files_exchange("files", tmp_path)
+    before = exchange.fingerprint("BTC", "1m", T0, T0 + 300 * M)
+    first = CandleStore(exchange, snapshot()).last_closed("BTC", "1m", 10, T0 + 300 * M).close.copy()
+    path = candle_path(tmp_path, "BTC", "1m", ".csv")
+    changed = df.assign(close=df["close"] * 1.01, high=df["high"] * 1.01)
+    changed.to_csv(path, index=False)  # in place: the folder's time does not move
+    again = CandleStore(exchange, snapshot()).last_closed("BTC", "1m", 10, T0 + 300 * M).close
+    assert np.allclose(again, first * 1.01)
+    assert exchange.fingerprint("BTC", "1m", T0, T0 + 300 * M) != before
+
+
+def test_memory_and_synthetic_exchanges_have_fingerprints(tmp_path):
+    from btk_core.exchanges import add_memory_exchange, add_synthetic_exchange
+    df = frame()
+    a = add_memory_exchange("a", {"BTC": df}).fingerprint("BTC", "1m", T0, T0 + M)
+    b = add_memory_exchange("b", {"BTC": df.assign(close=df["close"] + 1)}).fingerprint("BTC", "1m", T0, T0 + M)
+    assert a != b and a == add_memory_exchange("c", {"BTC": df.copy()}).fingerprint("BTC", "1m", T0, T0 + M)
+    assert (add_synthetic_exchange("s1", seed=1).fingerprint("X", "1m", 0, 1)
+            != add_synthetic_exchange("s2", seed=2).fingerprint("X", "1m", 0, 1))
+    assert bt.add_exchange(exchange_name="plain", get_candles=lambda *a: []).fingerprint is None
