@@ -89,8 +89,8 @@ def _warn_uncached(exchange_name: str) -> None:
     if exchange_name not in _uncached:
         import logging
         _uncached.add(exchange_name)
-        logging.getLogger("prefect").info("backtests on exchange %s are not cached: it has no fingerprint to tell when its "
-                              "data changes (add_exchange(..., fingerprint=...))", exchange_name)
+        logging.getLogger("prefect").info("backtests on exchange %s are not cached: it has no fingerprint to tell "
+                                          "when its data changes (add_exchange(..., fingerprint=...))", exchange_name)
 
 
 def _num(value: float | None, fmt: str, unit: str = "") -> str:
