@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.interrupt import stop_signals
 from flows.setup_loader import load_setup
 
 log = logging.getLogger("btk")
@@ -42,27 +42,16 @@ def halt_on_signals(symbol: str, strategy_name: str) -> Iterator[list[int]]:
     its state kept). Yields the signals received. After the block, a SIGTERM is handed to the handler that
     was there before (Prefect's cancellation bridge), so a cancelled flow run ends Cancelled; a second SIGINT
     raises ``KeyboardInterrupt`` at once."""
-    received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
     import btk_core as bt
 
-    def handler(signum: int, frame: Any) -> None:
-        if signum == signal.SIGINT and signal.SIGINT in received:
-            raise KeyboardInterrupt
-        received.append(signum)
+    def halt(signum: int) -> None:
         log.warning("%s: live %s %s halts after the current tick; its state stays for the next run",
                     signal.Signals(signum).name, symbol, strategy_name)
         bt.Live.halt(symbol, strategy_name)
 
-    previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_signals(halt) as (received, previous):
         yield received
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-    bridge = previous[signal.SIGTERM]
+    bridge = previous.get(signal.SIGTERM)
     if signal.SIGTERM in received and callable(bridge):
         bridge(signal.SIGTERM, None)
 
