@@ -25,7 +25,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
-from flows.tasks import artifact_key
+from flows.tasks import artifact_key, inline_images, rounded
 
 WALKER_TIMEOUT_S = 6 * 3600
 LLM_THREADS = 8
@@ -83,10 +83,11 @@ def run_generated_walker(module_path: str, optimizer_name: str, report_dir: str)
         raise RuntimeError(f"the walker of {module_path} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     symbol, metric = summary["symbol"], summary["metric"]
-    create_markdown_artifact(Path(summary["report"]).read_text(), key=artifact_key("btk-optimizer", optimizer_name,
-                                                                                   symbol),
+    report = Path(summary["report"])
+    create_markdown_artifact(inline_images(report.read_text(), str(report.parent)),
+                             key=artifact_key("btk-optimizer", optimizer_name, symbol),
                              description=f"Walker of the strategies {optimizer_name} generated for {symbol}")
-    create_table_artifact([{"rank": k, **row} for k, row in enumerate(summary["ranking"], 1)],
+    create_table_artifact(rounded([{"rank": k, **row} for k, row in enumerate(summary["ranking"], 1)]),
                           key=artifact_key("btk-optimizer-ranking", optimizer_name, symbol),
                           description=f"Generated strategies ranked by {metric}")
     return summary

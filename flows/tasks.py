@@ -59,6 +59,27 @@ def closed_from_json(data: dict[str, Any]) -> Any:
                         close_timestamp=data["close_timestamp"], pnl=Pnl(**data["pnl"]))
 
 
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+\.png)\)")
+
+
+def inline_images(text: str, folder: str) -> str:
+    """The markdown with its pictures embedded as ``data:`` URIs: the Prefect UI cannot load a report's relative
+    image paths (the files stay on the machine that wrote them). A picture that is not there keeps its link."""
+    import base64
+
+    def embed(match: re.Match[str]) -> str:
+        path = Path(folder) / match.group(2)
+        if not path.is_file():
+            return match.group(0)
+        return f"![{match.group(1)}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()})"
+    return _IMAGE.sub(embed, text)
+
+
+def rounded(rows: list[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:
+    """Table artifact rows with floats rounded for reading (``41.9689`` rather than ``41.968911917098445``)."""
+    return [{k: round(v, digits) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+
+
 def artifact_key(*parts: str) -> str:
     """Prefect artifact keys: lowercase letters, digits and dashes."""
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower())).strip("-")[:100]
@@ -173,12 +194,14 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
         folder, stem = str(Path(report_dir) / "walker"), f"{safe_name(symbol)}_backtest-flow"
         image = walker_png([s for s, _ in values], [v for _, v in values], metric, folder, f"{stem}.png")
         text = walker_report(meta, rows_for_report, image)
-        create_markdown_artifact(text, key=artifact_key("btk-walker", symbol), description=f"Ranking on {symbol}")
+        create_markdown_artifact(inline_images(text, folder), key=artifact_key("btk-walker", symbol),
+                                 description=f"Ranking on {symbol}")
         ranking[symbol] = {"best_strategy": best, "best_metric": best_value, "report": dump(text, folder, f"{stem}.md"),
                            "ranking": sorted(values, key=lambda sv: (sv[1] is None, -(sv[1] or 0.0)))}
     table = [{"symbol": sym, "rank": k, "strategy": s, metric: v}
              for sym, info in ranking.items() for k, (s, v) in enumerate(info["ranking"], 1)]
-    create_table_artifact(table, key=artifact_key("btk-ranking", metric), description=f"Strategies ranked by {metric}")
+    create_table_artifact(rounded(table), key=artifact_key("btk-ranking", metric),
+                          description=f"Strategies ranked by {metric}")
     return ranking
 
 
@@ -192,7 +215,8 @@ def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str)
     folder = str(Path(report_dir) / "heatmap")
     image = heatmap_png(stats, folder, f"{safe_name(strategy)}.png") if stats.rows else None
     text = heatmap_report(strategy, stats, image)
-    create_markdown_artifact(text, key=artifact_key("btk-heatmap", strategy), description=f"Heatmap of {strategy}")
+    create_markdown_artifact(inline_images(text, folder), key=artifact_key("btk-heatmap", strategy),
+                             description=f"Heatmap of {strategy}")
     return dump(text, folder, f"{safe_name(strategy)}.md")
 
 
@@ -200,9 +224,10 @@ def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str)
 def write_reports(results: list[dict[str, Any]], paths: list[str]) -> dict[str, str]:
     """Publish each pair's backtest report as a markdown artifact and the statistics as a table."""
     table = [{"symbol": r["symbol"], "strategy": r["strategy"], **r["stats"]} for r in results]
-    create_table_artifact(table, key="btk-backtest-statistics", description="Statistics per pair")
+    create_table_artifact(rounded(table), key="btk-backtest-statistics", description="Statistics per pair")
     for path, r in zip(paths, results):
-        create_markdown_artifact(Path(path).read_text(), key=artifact_key("btk-backtest", r["symbol"], r["strategy"]),
+        create_markdown_artifact(inline_images(Path(path).read_text(), str(Path(path).parent)),
+                                 key=artifact_key("btk-backtest", r["symbol"], r["strategy"]),
                                  description=f"Backtest of {r['strategy']} on {r['symbol']}")
     return {f"{r['symbol']}/{r['strategy']}": path for path, r in zip(paths, results)}
 

@@ -9,7 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
-from flows.tasks import artifact_key, check_batch_lookahead
+from flows.tasks import artifact_key, check_batch_lookahead, inline_images
 
 
 @task(name="run_walker", task_run_name="walker {walker_name} {symbol}")
@@ -22,7 +22,8 @@ def run_walker(setup: str, symbol: str, walker_name: str, report_dir: str) -> di
     complete = bt.Walker.get_data(symbol, walker_name).complete
     assert complete is not None  # the walker ran to its end above
     path = bt.Walker.dump(symbol, walker_name, path=str(Path(report_dir) / "walker"))
-    create_markdown_artifact(Path(path).read_text(), key=artifact_key("btk-walker", walker_name, symbol),
+    create_markdown_artifact(inline_images(Path(path).read_text(), str(Path(path).parent)),
+                             key=artifact_key("btk-walker", walker_name, symbol),
                              description=f"Walker {walker_name} on {symbol}")
     return {"symbol": symbol, "best_strategy": complete.best_strategy, "best_metric": complete.best_metric,
             "metric": complete.metric, "report": path}

@@ -56,7 +56,16 @@ def test_backtest_flow_equals_direct_runs(prefect_harness, setup_module, tmp_pat
     walker = Path(summary["ranking"]["BTCUSDT"]["report"])
     assert walker.read_text().startswith("# Walker Comparison Report: backtest-flow")
     assert f"## Best Strategy: {summary['ranking']['BTCUSDT']['best_strategy']}" in walker.read_text()
-    assert "# Backtest Report: trend" in Artifact.get("btk-backtest-btcusdt-trend").data
+    report = Artifact.get("btk-backtest-btcusdt-trend").data
+    assert "# Backtest Report: trend" in report
+    # pictures are embedded (the UI cannot load a relative path) and numbers are rounded for reading
+    assert "![Equity and drawdown](data:image/png;base64,iVBOR" in report and ".png)" not in report
+    assert "](data:image/png;base64," in Artifact.get("btk-heatmap-swing").data
+    import json
+    table = Artifact.get("btk-backtest-statistics").data
+    rows = json.loads(table) if isinstance(table, str) else table
+    floats = [v for row in rows for v in row.values() if isinstance(v, float)]
+    assert floats and all(round(v, 4) == v for v in floats)
 
 
 def test_cli_rejects_bad_names_before_prefect(capsys, setup_module):
