@@ -185,9 +185,12 @@ def test_a_killed_btk_live_restarts_at_once_with_a_prefect_server(tmp_path, pref
     artifacts = post(f"{prefect_server}/artifacts/filter", {"artifacts": {"key": {"any_": ["btk-live-btcusdt-once"]}}})
     latest = max(artifacts, key=lambda a: a["created"])["data"]
     assert "# Live BTCUSDT once on syn" in latest and "closed long BTCUSDT once pos-1 by stop_loss" in latest
-    found = wait_for(lambda: post(f"{prefect_server}/events/filter", {
-        "filter": {"event": {"prefix": ["btk.position."]}, "occurred": {"since": "2020-01-01T00:00:00Z"}},
-        "limit": 50})["events"], 30, "the position events")
+    def position_events():
+        found = post(f"{prefect_server}/events/filter", {
+            "filter": {"event": {"prefix": ["btk.position."]}, "occurred": {"since": "2020-01-01T00:00:00Z"}},
+            "limit": 50})["events"]
+        return found if {e["event"] for e in found} >= {"btk.position.opened", "btk.position.closed"} else None
+    found = wait_for(position_events, 30, "the opened and closed events")
     kinds = {(e["event"], e["resource"]["prefect.resource.id"]) for e in found}
     assert kinds == {("btk.position.opened", "btk.pair.BTCUSDT.once"), ("btk.position.closed", "btk.pair.BTCUSDT.once")}
     closed = next(e for e in found if e["event"] == "btk.position.closed")
