@@ -38,7 +38,10 @@ def test_optimizer_flow_generates_and_ranks(prefect_harness, fake_ollama, tmp_pa
     report = Path(walker["report"]).read_text()
     assert report.startswith(f"# Walker Comparison Report: {walker['walker_name']}")
     assert f"## Best Strategy: {walker['best_strategy']}" in report
-    assert Artifact.get("btk-optimizer-llm-synthetic-btcusdt").data == report
+    from flows.tasks import inline_images
+    artifact = Artifact.get("btk-optimizer-llm-synthetic-btcusdt").data
+    assert artifact == inline_images(report, str(Path(walker["report"]).parent))  # pictures embedded
+    assert "](data:image/png;base64," in artifact
     assert Artifact.get("btk-optimizer-ranking-llm-synthetic-btcusdt") is not None
     assert list((tmp_path / "dump" / "strategy").iterdir()), "signals dump their LLM conversation"
     # the flow's tasks give exactly what the direct API gives (same data, same deterministic answers)
