@@ -20,11 +20,13 @@ class KeyedQueues(Generic[T]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[Hashable, deque[T]] = {}
+        self._seen: dict[Hashable, int] = {}  # every item added since the key was cleared, kept or cut
 
     def add(self, key: Hashable, item: T, limit: int) -> None:
         with self._lock:
             queue = self._items.setdefault(key, deque())
             queue.appendleft(item)
+            self._seen[key] = self._seen.get(key, 0) + 1
             if limit and len(queue) > limit:
                 queue.pop()
 
@@ -33,10 +35,17 @@ class KeyedQueues(Generic[T]):
         with self._lock:
             return list(self._items.get(key, ()))
 
+    def seen(self, key: Hashable) -> int:
+        """How many items were added under ``key`` (more than ``items`` holds when the queue was cut)."""
+        with self._lock:
+            return self._seen.get(key, 0)
+
     def clear_all(self) -> None:
         with self._lock:
             self._items.clear()
+            self._seen.clear()
 
     def clear(self, key: Hashable) -> None:
         with self._lock:
             self._items.pop(key, None)
+            self._seen.pop(key, None)

@@ -43,7 +43,8 @@ class ScheduleApi:
         return schedule_statistics(stores.SCHEDULE.items((symbol, strategy_name, backtest)))
 
     def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
-        return documents.schedule_report(strategy_name, self.get_data(symbol, strategy_name, backtest))
+        return documents.schedule_report(strategy_name, self.get_data(symbol, strategy_name, backtest),
+                                         stores.SCHEDULE.seen((symbol, strategy_name, backtest)))
 
     def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/schedule") -> str:
         return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
@@ -77,8 +78,9 @@ class PartialApi:
 
     def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
         items = self._items(symbol, strategy_name, backtest)
+        seen = stores.PARTIAL.seen((symbol, strategy_name, backtest))
         return documents.partial_report(symbol, strategy_name, self.get_data(symbol, strategy_name, backtest),
-                                        [kind for kind, _ in items])
+                                        [kind for kind, _ in items], seen)
 
     def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/partial") -> str:
         return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
@@ -92,7 +94,8 @@ class PerformanceApi:
         return performance_statistics(strategy_name, stores.PERFORMANCE.items((symbol, strategy_name, backtest)))
 
     def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
-        return documents.performance_report(self.get_data(symbol, strategy_name, backtest))
+        return documents.performance_report(self.get_data(symbol, strategy_name, backtest),
+                                            stores.PERFORMANCE.seen((symbol, strategy_name, backtest)))
 
     def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/performance") -> str:
         return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))

@@ -76,7 +76,7 @@ def live_report(strategy_name: str, stats: LiveStatistics) -> str:
     return render("live.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats)
 
 
-def schedule_report(strategy_name: str, stats: ScheduleStatistics) -> str:
+def schedule_report(strategy_name: str, stats: ScheduleStatistics, seen: int | None = None) -> str:
     headers = _with_note(["Timestamp", "Action", "Symbol", "Signal ID", "Position", "Current Price",
                           "Entry Price", "Take Profit", "Stop Loss", "Wait Time (min)", "Cancel Reason",
                           "Cancel ID"], "Position")
@@ -93,7 +93,8 @@ def schedule_report(strategy_name: str, stats: ScheduleStatistics) -> str:
                            price(e.current_price), price(s.price_open), price(s.price_take_profit),
                            price(s.price_stop_loss), wait, e.reason.upper() if e.action == "cancelled" else None,
                            e.cancel_id if e.action == "cancelled" else None], s, 5))
-    return render("schedule.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats)
+    return render("schedule.md.j2", strategy_name=strategy_name, headers=headers, rows=rows, stats=stats,
+                  seen=seen)
 
 
 def heatmap_report(strategy_name: str, stats: HeatmapStatistics, image: str | None = None) -> str:
@@ -107,14 +108,15 @@ def heatmap_report(strategy_name: str, stats: HeatmapStatistics, image: str | No
                   image=image)
 
 
-def partial_report(symbol: str, strategy_name: str, stats: PartialStatistics, kinds: list[str]) -> str:
+def partial_report(symbol: str, strategy_name: str, stats: PartialStatistics, kinds: list[str],
+                   seen: int | None = None) -> str:
     headers = ["Action", "Symbol", "Strategy", "Signal ID", "Position", "Level %", "Current Price", "Timestamp",
                "Mode"]
     rows = [[kind.upper(), e.symbol, e.strategy_name, e.signal.id, e.signal.position.upper(),
              f"{'+' if kind == 'profit' else '-'}{num(e.level)}%", price(e.current_price), iso(e.timestamp),
              "Backtest" if e.backtest else "Live"] for kind, e in zip(kinds, stats.event_list)]
     return render("partial.md.j2", symbol=symbol, strategy_name=strategy_name, headers=headers, rows=rows,
-                  stats=stats)
+                  stats=stats, seen=seen)
 
 
 def risk_report(symbol: str, strategy_name: str, stats: RiskStatistics) -> str:
@@ -132,7 +134,7 @@ def risk_report(symbol: str, strategy_name: str, stats: RiskStatistics) -> str:
                   stats=stats)
 
 
-def performance_report(stats: PerformanceStatistics) -> str:
+def performance_report(stats: PerformanceStatistics, seen: int | None = None) -> str:
     headers = ["Metric Type", "Count", "Total (ms)", "Avg (ms)", "Min (ms)", "Max (ms)", "Std Dev (ms)",
                "Median (ms)", "P95 (ms)", "P99 (ms)", "Avg Wait (ms)", "Min Wait (ms)", "Max Wait (ms)"]
     ordered = sorted(stats.metric_stats.values(), key=lambda m: -m.total_duration)
@@ -142,7 +144,7 @@ def performance_report(stats: PerformanceStatistics) -> str:
     total = stats.total_duration
     share = {m.metric_type: (m.total_duration / total * 100 if total else 0.0) for m in ordered}
     return render("performance.md.j2", strategy_name=stats.strategy_name, headers=headers, rows=rows,
-                  stats=stats, ordered=ordered, share=share)
+                  stats=stats, ordered=ordered, share=share, seen=seen)
 
 
 def walker_rows(results: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
