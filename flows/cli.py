@@ -313,6 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UnknownNameError, SetupError, ValueError, AlreadyRunningError) as exc:  # one line, no traceback
         print(f"btk {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, without a traceback
+        print(f"btk {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (BtkError, Exception) as exc:
         print(f"btk {args.command}: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
