@@ -88,7 +88,6 @@ from .registry import (
 )
 from .reports.api import Heat, Partial, Performance, Risk, Schedule
 from .reports.signal_dump import dump_signal
-from .reports.stores import record_details
 from .reset import reset_all
 from .results import (
     ActiveResult,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -18,14 +18,23 @@ from .results import Side
 from .signals import SignalRow
 
 
-@dataclass(frozen=True, slots=True)
-class Milestone:
-    """A partial level reached on candle ``index`` (profit before loss, ascending levels)."""
+class Milestone(NamedTuple):
+    """A partial level reached on candle ``candle`` (profit before loss, ascending levels)."""
 
-    index: int
+    candle: int
     kind: Side
     level: float
     price: float
+
+
+class MilestoneRun(NamedTuple):
+    """The levels one side of a position reached on a block of candles, ascending, with the index of the
+    candle that first reached each (non-decreasing) and that candle's extreme price."""
+
+    kind: Side
+    levels: list[float]
+    candles: np.ndarray
+    price: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +85,9 @@ def stop_loss_on(row: SignalRow, high: float, low: float) -> bool:
     return low <= row.price_stop_loss if row.position == "long" else high >= row.price_stop_loss
 
 
-def _progress(row: SignalRow, extreme: np.ndarray, kind: str) -> np.ndarray:
+def _progress(row: SignalRow, extreme: np.ndarray | float, kind: str) -> np.ndarray | float:
+    """How far ``extreme`` went towards the TP (``profit``) or the SL (``loss``), in percent (SPEC §5.5).
+    Monotone in the price, so it commutes with a running maximum of the favourable (or adverse) price."""
     o = row.price_open
     if kind == "profit":
         g = extreme - o if row.position == "long" else o - extreme
@@ -85,26 +96,50 @@ def _progress(row: SignalRow, extreme: np.ndarray, kind: str) -> np.ndarray:
     return b / abs(o - row.price_stop_loss) * 100
 
 
-def milestones(row: SignalRow, high: np.ndarray, low: np.ndarray, *, profit_levels: Sequence[float],
-               loss_levels: Sequence[float], fired_profit: set[float], fired_loss: set[float],
-               profit: bool = True) -> list[Milestone]:
-    """Levels first reached on these candles, in event order (SPEC §5.5). ``profit=False`` measures
-    only losses (the activation candle). Does not mutate the fired sets."""
+def milestone_runs(row: SignalRow, high: np.ndarray, low: np.ndarray, *, profit_levels: Sequence[float],
+                   loss_levels: Sequence[float], fired_profit: set[float], fired_loss: set[float],
+                   profit: bool = True) -> list[MilestoneRun]:
+    """Per side, the levels first reached on these candles (SPEC §5.5) as arrays: what a report store keeps
+    without one object per event. ``profit=False`` measures only losses (the activation candle). Does not
+    mutate the fired sets.
+
+    Each side first compares its best price over the candles with the lowest open level (one reduction);
+    only a side that reaches a level pays for the running extreme and the search."""
+    if not len(high):
+        return []
     long = row.position == "long"
-    out: list[Milestone] = []
+    out: list[MilestoneRun] = []
     sides: tuple[tuple[Side, Sequence[float], set[float], bool], ...] = (
         ("profit", profit_levels, fired_profit, profit), ("loss", loss_levels, fired_loss, True))
     for kind, levels, fired, enabled in sides:
-        todo = sorted(lv for lv in levels if lv not in fired)
-        if not enabled or not todo or not len(high):
+        if not enabled or not levels:
             continue
-        extreme = (high if long else low) if kind == "profit" else (low if long else high)
-        reached = np.maximum.accumulate(_progress(row, extreme, kind))
-        if reached[-1] < todo[0]:
+        todo = sorted(lv for lv in levels if lv not in fired)
+        if not todo:
+            continue
+        rising = long == (kind == "profit")  # the price moving up is what this side measures
+        extreme = high if rising else low
+        if _progress(row, float(extreme.max() if rising else extreme.min()), kind) < todo[0]:
             continue  # the common case: not even the lowest open level is reached
-        first = reached.searchsorted(np.array(todo, dtype=np.float64), side="left").tolist()
-        out.extend(Milestone(k, kind, level, float(extreme[k])) for level, k in zip(todo, first) if k < len(reached))
-    out.sort(key=lambda m: (m.index, m.kind != "profit", m.level))
+        running = np.maximum.accumulate(extreme) if rising else np.minimum.accumulate(extreme)
+        first = _progress(row, running, kind).searchsorted(todo, side="left")  # type: ignore[union-attr]
+        reached = int(np.count_nonzero(first < len(extreme)))
+        index = first[:reached]
+        out.append(MilestoneRun(kind, todo[:reached], index, extreme[index]))
+    return out
+
+
+def milestones(row: SignalRow, high: np.ndarray, low: np.ndarray, *, profit_levels: Sequence[float],
+               loss_levels: Sequence[float], fired_profit: set[float], fired_loss: set[float],
+               profit: bool = True) -> list[Milestone]:
+    """:func:`milestone_runs` as one event per level, in event order: by candle, profit before loss,
+    ascending levels."""
+    out = [Milestone(k, run.kind, level, price) for run in milestone_runs(
+        row, high, low, profit_levels=profit_levels, loss_levels=loss_levels, fired_profit=fired_profit,
+        fired_loss=fired_loss, profit=profit) for level, k, price in zip(run.levels, run.candles.tolist(),
+                                                                          run.price.tolist())]
+    if len(out) > 1:
+        out.sort(key=lambda m: (m.candle, m.kind != "profit", m.level))
     return out
 
 

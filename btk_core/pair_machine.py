@@ -24,13 +24,14 @@ from .batch import SignalTable, compute_table, history
 from .candle_store import CandleStore
 from .context import RunContext
 from .errors import CandleDataError, SignalTimeoutError, SignalValidationError, wrap_user_error
-from .evaluate import activation_index, milestones, percent_progress, position_hit, stop_loss_on
+from .evaluate import activation_index, milestone_runs, milestones, percent_progress, position_hit, stop_loss_on
 from .events import emit_error
 from .fmt import to_datetime
 from .guard import call_user
 from .intervals import INTERVAL_MS, MINUTE_MS
 from .notices import Notice
 from .pnl import compute_pnl
+from .queues import BoundedLog
 from .results import (
     ActiveResult,
     CancelledResult,
@@ -71,6 +72,9 @@ class PlanItem:
     price: float = 0.0
     reason: CloseReason = "time_expired"  # of a close
     error: Exception | None = None
+    #: milestones reached before this item that only the report store sees, recorded when it is applied:
+    #: runs of one side, ``(kind, levels, timestamps, prices)``
+    partials: tuple[tuple[Side, list[float], list[int], list[float]], ...] = ()
 
 
 class NoRisk:
@@ -112,7 +116,7 @@ class PairMachine:
 
     def __init__(self, ctx: RunContext, strategy: StrategySchema, symbol: str, *,
                  risk: RiskCheck | None = None, persistence: Persistence | None = None,
-                 sinks: tuple[Callable[[Any], None], ...] = ()) -> None:
+                 sinks: tuple[Callable[[Any], None], ...] = (), partial_log: BoundedLog[tuple] | None = None) -> None:
         self.ctx = ctx
         self.store: CandleStore = ctx.store
         self.cfg = ctx.cfg
@@ -125,6 +129,7 @@ class PairMachine:
         self.risk = risk or NoRisk()
         self.persistence = persistence
         self.sinks = sinks  # report stores: every result and risk rejection of the pair
+        self.partial_log = partial_log  # the report store's milestones (SPEC §20.5)
         self.callbacks = strategy.callbacks
         self.mode_topic = events.signal_backtest if ctx.backtest else events.signal_live
         self.idle_callbacks = "on_tick" in self.callbacks or "on_idle" in self.callbacks
@@ -368,8 +373,10 @@ class PairMachine:
         else:
             side: Literal["profit", "loss"] = "profit" if kind == "partial_profit" else "loss"
             topic = events.partial_profit if side == "profit" else events.partial_loss
+            assert price is not None and notice.level is not None  # a milestone has both
+            if self.partial_log is not None:
+                self.partial_log.append((row, self.exchange_name, side, [notice.level], [notice.at], [price]))
             if topic.listeners:
-                assert price is not None and notice.level is not None  # a milestone has both
                 topic.emit(PartialContract(self.symbol, self.strategy_name, self.exchange_name, row, price,
                                            notice.level, bt, notice.at, side))
             self._callback(f"on_partial_{side}", row, price, notice.level, bt)
@@ -409,13 +416,23 @@ class PairMachine:
                              level=level),))
 
     def partials_observed(self) -> bool:
-        """Milestones are only computed when somebody sees them (events, callbacks, or live state)."""
+        """Does anybody beyond the report store see milestones (events, callbacks, or live state)? If not, a
+        position's milestones are recorded in one go with its next planned event instead of one by one."""
         return bool(events.partial_profit.listeners or events.partial_loss.listeners or self.partial_callbacks
                     or self.persistence)
 
     def _fire_all(self, found: list, ts: Any) -> None:
         for m in found:
-            self._fire(m.kind, m.level, m.price, int(ts[m.index]) + MINUTE_MS)
+            self._fire(m.kind, m.level, m.price, int(ts[m.candle]) + MINUTE_MS)
+
+    def _record_partials(self, partials: tuple[tuple[Side, list[float], list[int], list[float]], ...]) -> None:
+        """Milestones nobody but the report store sees: fired and recorded a run at a time, without a notice or
+        an object per event."""
+        row, log, exchange = self.pending, self.partial_log, self.exchange_name
+        for kind, levels, ats, prices in partials:
+            (self.fired_profit if kind == "profit" else self.fired_loss).update(levels)
+            if log is not None:
+                log.append((row, exchange, kind, levels, ats, prices), len(levels))
 
     def _user_flag(self) -> tuple[str | None] | None:
         """A pending cancel request wins over a stop (SPEC §19.6); ``(cancel_id,)`` or None."""
@@ -451,6 +468,7 @@ class PairMachine:
         fired_profit, fired_loss = set(self.fired_profit), set(self.fired_loss)
         cursor = self.cursor
         items: list[PlanItem] = []
+        quiet: list[tuple[Side, list[float], list[int], list[float]]] = []  # seen by the report store only
         try:
             for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", cursor, end - MINUTE_MS + 1):
                 hit = position_hit(row, high, low, cfg.CC_SAME_CANDLE_PRIORITY)
@@ -460,24 +478,32 @@ class PairMachine:
                                         loss_levels=cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=fired_profit,
                                         fired_loss=fired_loss):
                         (fired_profit if m.kind == "profit" else fired_loss).add(m.level)
-                        items.append(PlanItem(int(ts[m.index]) + MINUTE_MS, m.kind, m.level, m.price))
+                        items.append(PlanItem(int(ts[m.candle]) + MINUTE_MS, m.kind, m.level, m.price))
+                elif stop:
+                    for run in milestone_runs(row, high[:stop], low[:stop], profit_levels=cfg.CC_PARTIAL_PROFIT_LEVELS,
+                                              loss_levels=cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=fired_profit,
+                                              fired_loss=fired_loss):
+                        (fired_profit if run.kind == "profit" else fired_loss).update(run.levels)
+                        quiet.append((run.kind, run.levels, (ts[run.candles] + MINUTE_MS).tolist(), run.price.tolist()))
                 if hit is not None:
                     items.append(PlanItem(int(ts[hit.index]) + MINUTE_MS, "close", price=hit.price,
-                                          reason=hit.reason))
+                                          reason=hit.reason, partials=tuple(quiet)))
                     return items
                 cursor = int(ts[-1]) + MINUTE_MS
             if horizon >= expires_at:
                 price = self.store.vwap(self.symbol, expires_at)
-                items.append(PlanItem(expires_at, "close", price=price, reason="time_expired"))
+                items.append(PlanItem(expires_at, "close", price=price, reason="time_expired", partials=tuple(quiet)))
             else:
-                items.append(PlanItem(cursor, "unresolved"))
+                items.append(PlanItem(cursor, "unresolved", partials=tuple(quiet)))
         except CandleDataError as exc:
-            items.append(PlanItem(cursor, "error", error=exc))
+            items.append(PlanItem(cursor, "error", error=exc, partials=tuple(quiet)))
         return items
 
     def apply(self, item: PlanItem) -> None:
         """Make one planned event happen (state, callbacks, events) at its time."""
         self._focus(item.at)
+        if item.partials:
+            self._record_partials(item.partials)
         self.cursor = item.at
         if item.kind == "close":
             self._close(item.reason, item.price, item.at)
@@ -565,11 +591,10 @@ class PairMachine:
         if stop_loss_on(position, high, low):
             self._close("stop_loss", position.price_stop_loss, at)
             return
-        if self.partials_observed():
-            found = milestones(position, _one(high), _one(low), profit_levels=(),
-                               loss_levels=self.cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
-                               fired_loss=self.fired_loss, profit=False)
-            self._fire_all(found, _one(at - MINUTE_MS))
+        found = milestones(position, _one(high), _one(low), profit_levels=(),
+                           loss_levels=self.cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=self.fired_profit,
+                           fired_loss=self.fired_loss, profit=False)
+        self._fire_all(found, _one(at - MINUTE_MS))
 
     def _recheck_activation_candle(self) -> None:
         """A restored activated position checks its activation candle again (SPEC §20.1.1): a kill may have

@@ -134,16 +134,12 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
     from flows import interrupt
     load_setup(setup)
     interrupt.check()
-    stop = bt.record_details()
-    try:
-        run = (bt.Backtest.run(pairs[0][0], strategy_name=pairs[0][1], exchange_name=exchange_name,
-                               frame_name=frame_name) if len(pairs) == 1 else
-               bt.Backtest.run_portfolio([(p[0], p[1]) for p in pairs], exchange_name=exchange_name,
-                                         frame_name=frame_name))
-        for _ in run:
-            interrupt.check()  # a stopped run is not cached as if it were complete
-    finally:
-        stop()
+    run = (bt.Backtest.run(pairs[0][0], strategy_name=pairs[0][1], exchange_name=exchange_name,
+                           frame_name=frame_name) if len(pairs) == 1 else
+           bt.Backtest.run_portfolio([(p[0], p[1]) for p in pairs], exchange_name=exchange_name,
+                                     frame_name=frame_name))
+    for _ in run:
+        interrupt.check()  # a stopped run is not cached as if it were complete
     interrupt.check()
     out = []
     for symbol, strategy in pairs:

@@ -28,7 +28,7 @@ from ..guard import call_user
 from ..intervals import INTERVAL_MS, MINUTE_MS
 from ..pair_machine import PairMachine, PlanItem
 from ..perf import PerfTimer
-from ..queues import KeyedQueues
+from ..queues import BoundedLog, KeyedQueues
 from ..registry import lookup
 from ..reports import stores as report_stores
 from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunState, RunStatus
@@ -96,13 +96,13 @@ class _Lane:
 
     __slots__ = ("machine", "index", "i", "token", "plan", "perf", "started", "finished", "status")
 
-    def __init__(self, machine: PairMachine, index: int) -> None:
+    def __init__(self, machine: PairMachine, index: int, perf_log: BoundedLog[tuple]) -> None:
         self.machine = machine
         self.index = index
         self.i = 0                      # next frame index
         self.token = 0                  # invalidates heap entries when the lane is rescheduled
         self.plan: deque[PlanItem] = deque()
-        self.perf = PerfTimer(machine.symbol, machine.strategy_name, machine.exchange_name, True)
+        self.perf = PerfTimer(machine.symbol, machine.strategy_name, machine.exchange_name, True, perf_log)
         self.started = 0.0              # perf_counter at the start of the current fast-forward
         self.finished = False
         self.status = "running"
@@ -162,9 +162,13 @@ class BacktestApi(PairModeApi):
         lanes = []
         for index, ((symbol, _), strategy) in enumerate(zip(pairs, strategies)):
             gate = RiskGate(book, strategy.risk_names) if strategy.risk_names else None
-            machine = PairMachine(ctx, strategy, symbol, risk=gate, sinks=(self._record,))
+            store_key = (symbol, strategy.strategy_name, True)
+            report_stores.clear_pair(*store_key)  # SPEC §7.8, before the run's logs are opened
+            machine = PairMachine(ctx, strategy, symbol, risk=gate, sinks=(self._record,),
+                                  partial_log=report_stores.PARTIAL.open(store_key, cfg.CC_PARTIAL_MAX_EVENTS))
             self._start_pair(machine)
-            lanes.append(_Lane(machine, index))
+            perf_log = report_stores.PERFORMANCE.open(store_key, cfg.CC_PERFORMANCE_MAX_EVENTS)
+            lanes.append(_Lane(machine, index, perf_log))
         run = _Run(lanes)
         for key in run.by_pair:
             self._active[key] = run
@@ -179,7 +183,6 @@ class BacktestApi(PairModeApi):
         """SPEC §7.8: the pair's stores and state start empty."""
         key = (machine.symbol, machine.strategy_name)
         self._closed.clear((*key, True))
-        report_stores.clear_pair(machine.symbol, machine.strategy_name, True)
         self._machines[key] = machine
 
     def _record(self, item: object) -> None:
@@ -232,7 +235,7 @@ class BacktestApi(PairModeApi):
                                 nxt = None
                             else:
                                 when = start + lane.i * step
-                                lane.started = time.perf_counter() if perf_topic.listeners else 0.0
+                                lane.started = time.perf_counter()
                                 quiet = not (progress_topic.listeners or perf_topic.listeners or signal_topic.listeners
                                              or m.mode_topic.listeners or m.idle_callbacks)
                                 if not holds:
@@ -249,8 +252,7 @@ class BacktestApi(PairModeApi):
                                 else:
                                     if m.outbox:
                                         m.outbox.clear()
-                                    if lane.started:
-                                        lane.perf.emit("backtest_timeframe", lane.started)
+                                    lane.perf.emit("backtest_timeframe", lane.started)
                                     lane.i += 1
                                     last_call = m.last_call
                                     if last_call is not None and quiet:

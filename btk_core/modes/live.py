@@ -89,8 +89,11 @@ class LiveApi(PairModeApi):
             if strategy.risk_names:
                 self._risk.prepare(strategy.risk_names, base_dir, cfg)
                 gate = RiskGate(self._risk.book, strategy.risk_names)
+            store_key = (symbol, strategy.strategy_name, False)
             machine = PairMachine(ctx, strategy, symbol, risk=gate, persistence=persistence,
-                                  sinks=(self._sink(cfg),))
+                                  sinks=(self._sink(cfg),),
+                                  partial_log=report_stores.PARTIAL.open(store_key, cfg.CC_PARTIAL_MAX_EVENTS,
+                                                                         fresh=False))
             machine.stopped = key in self._stops  # a stop asked between run() and the first tick counts
             self._machines[key] = machine
             wakeup = self._wakeups.setdefault(key, threading.Event())
@@ -101,7 +104,8 @@ class LiveApi(PairModeApi):
                 adopted = self._restore(machine, persistence)
                 log.info("live %s %s on %s: tick %s s, state in %s; %s", symbol, strategy.strategy_name,
                          exchange.exchange_name, f"{cfg.CC_LIVE_TICK_TTL_MS / 1000:g}", base_dir, adopted)
-                perf = PerfTimer(symbol, strategy.strategy_name, exchange.exchange_name, False)
+                perf = PerfTimer(symbol, strategy.strategy_name, exchange.exchange_name, False,
+                                 report_stores.PERFORMANCE.open(store_key, cfg.CC_PERFORMANCE_MAX_EVENTS, fresh=False))
                 previous: int | None = None
                 ticks = 0
                 while True:

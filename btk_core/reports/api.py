@@ -65,33 +65,28 @@ class RiskApi:
 
 
 class PartialApi:
-    """Profit and loss milestones reached by a pair's positions (recorded under ``record_details``)."""
-
-    def _items(self, symbol: str, strategy_name: str, backtest: bool) -> list:
-        lookup("strategy", strategy_name)
-        return stores.PARTIAL.items((symbol, strategy_name, backtest))
+    """Profit and loss milestones reached by a pair's positions (recorded in every run, SPEC §20.5)."""
 
     def get_data(self, symbol: str, strategy_name: str, backtest: bool = True) -> PartialStatistics:
-        items = self._items(symbol, strategy_name, backtest)
-        profit = sum(1 for kind, _ in items if kind == "profit")
-        return PartialStatistics(len(items), profit, len(items) - profit, [e for _, e in items])
+        lookup("strategy", strategy_name)
+        items = stores.partial_contracts(symbol, strategy_name, backtest)
+        profit = sum(1 for e in items if e.kind == "profit")
+        return PartialStatistics(len(items), profit, len(items) - profit, items)
 
     def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
-        items = self._items(symbol, strategy_name, backtest)
-        seen = stores.PARTIAL.seen((symbol, strategy_name, backtest))
         return documents.partial_report(symbol, strategy_name, self.get_data(symbol, strategy_name, backtest),
-                                        [kind for kind, _ in items], seen)
+                                        stores.PARTIAL.seen((symbol, strategy_name, backtest)))
 
     def dump(self, symbol: str, strategy_name: str, backtest: bool = True, path: str = "./dump/partial") -> str:
         return dump(self.get_report(symbol, strategy_name, backtest), path, documents.pair_file(symbol, strategy_name))
 
 
 class PerformanceApi:
-    """Timings of a pair's runs (recorded under ``record_details``)."""
+    """Timings of a pair's runs (recorded in every run, SPEC §20.5)."""
 
     def get_data(self, symbol: str, strategy_name: str, backtest: bool = True) -> PerformanceStatistics:
         lookup("strategy", strategy_name)
-        return performance_statistics(strategy_name, stores.PERFORMANCE.items((symbol, strategy_name, backtest)))
+        return performance_statistics(strategy_name, stores.performance_contracts(symbol, strategy_name, backtest))
 
     def get_report(self, symbol: str, strategy_name: str, backtest: bool = True) -> str:
         return documents.performance_report(self.get_data(symbol, strategy_name, backtest),

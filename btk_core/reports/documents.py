@@ -108,13 +108,12 @@ def heatmap_report(strategy_name: str, stats: HeatmapStatistics, image: str | No
                   image=image)
 
 
-def partial_report(symbol: str, strategy_name: str, stats: PartialStatistics, kinds: list[str],
-                   seen: int | None = None) -> str:
+def partial_report(symbol: str, strategy_name: str, stats: PartialStatistics, seen: int | None = None) -> str:
     headers = ["Action", "Symbol", "Strategy", "Signal ID", "Position", "Level %", "Current Price", "Timestamp",
                "Mode"]
-    rows = [[kind.upper(), e.symbol, e.strategy_name, e.signal.id, e.signal.position.upper(),
-             f"{'+' if kind == 'profit' else '-'}{num(e.level)}%", price(e.current_price), iso(e.timestamp),
-             "Backtest" if e.backtest else "Live"] for kind, e in zip(kinds, stats.event_list)]
+    rows = [[e.kind.upper(), e.symbol, e.strategy_name, e.signal.id, e.signal.position.upper(),
+             f"{'+' if e.kind == 'profit' else '-'}{num(e.level)}%", price(e.current_price), iso(e.timestamp),
+             "Backtest" if e.backtest else "Live"] for e in stats.event_list]
     return render("partial.md.j2", symbol=symbol, strategy_name=strategy_name, headers=headers, rows=rows,
                   stats=stats, seen=seen)
 
@@ -141,10 +140,23 @@ def performance_report(stats: PerformanceStatistics, seen: int | None = None) ->
     rows = [[m.metric_type, m.count, fixed(m.total_duration), fixed(m.avg_duration), fixed(m.min_duration),
              fixed(m.max_duration), fixed(m.std_dev), fixed(m.median), fixed(m.p95), fixed(m.p99),
              fixed(m.avg_wait_time), fixed(m.min_wait_time), fixed(m.max_wait_time)] for m in ordered]
-    total = stats.total_duration
+    total = execution_time(stats)
     share = {m.metric_type: (m.total_duration / total * 100 if total else 0.0) for m in ordered}
     return render("performance.md.j2", strategy_name=stats.strategy_name, headers=headers, rows=rows,
-                  stats=stats, ordered=ordered, share=share, seen=seen)
+                  stats=stats, ordered=ordered, share=share, seen=seen, total=total,
+                  nested=sorted(set(stats.metric_stats) - set(_OUTER_METRICS)))
+
+
+#: Metric types that time a whole run or tick; the others (``backtest_timeframe``, ``backtest_signal``) are
+#: parts of a ``backtest_total`` and must not be added to it.
+_OUTER_METRICS = ("backtest_total", "live_tick")
+
+
+def execution_time(stats: PerformanceStatistics) -> float:
+    """The time the recorded runs took: their ``backtest_total`` and ``live_tick`` timings; the sum of every
+    timing only when no outer one was recorded (a list cut before its run's total)."""
+    outer = [stats.metric_stats[k].total_duration for k in _OUTER_METRICS if k in stats.metric_stats]
+    return sum(outer) if outer else stats.total_duration
 
 
 def walker_rows(results: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:

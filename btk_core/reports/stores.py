@@ -1,26 +1,34 @@
 """The report stores, fed by the engine's own results (SPEC §14).
 
 Schedule and heat stores are fed through the pair machines' sinks (one call per result,
-cheap). Partial and performance events are recorded by listeners that
-:func:`record_details` subscribes, so a run that nobody profiles keeps the engine's
-"unobserved work is skipped" shortcuts.
+cheap). Partial milestones and performance timings are recorded in every run (SPEC §20.5) into
+per-run logs the machines and timers append raw tuples to; ``get_data`` builds the contracts, so
+recording costs a tuple per event and keeps the engine's "unobserved work is skipped" shortcuts.
 """
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
-from .. import config, events
-from ..queues import KeyedQueues
-from ..results import CancelledResult, ClosedResult, OpenedResult, ScheduledResult
+from ..queues import KeyedLogs, KeyedQueues
+from ..results import (
+    CancelledResult,
+    ClosedResult,
+    OpenedResult,
+    PartialContract,
+    PerformanceContract,
+    ScheduledResult,
+)
 from ..risk import RiskContract
 
 SCHEDULE: KeyedQueues[Any] = KeyedQueues()      # (symbol, strategy, backtest)
 RISK: KeyedQueues[RiskContract] = KeyedQueues()  # (symbol, strategy, backtest): rejections, newest first
-PARTIAL: KeyedQueues[Any] = KeyedQueues()       # (symbol, strategy, backtest) -> (kind, contract)
-PERFORMANCE: KeyedQueues[Any] = KeyedQueues()   # (symbol, strategy, backtest)
+#: (symbol, strategy, backtest) -> runs of milestones of one position side:
+#: (row, exchange_name, kind, levels, timestamps, prices), see ``partial_contracts``
+PARTIAL: KeyedLogs[tuple] = KeyedLogs()
+#: (symbol, strategy, backtest) -> (timestamp, previous_timestamp, metric_type, duration, exchange_name)
+PERFORMANCE: KeyedLogs[tuple] = KeyedLogs()
 
 
 class HeatStore:
@@ -117,61 +125,28 @@ def clear_pair(symbol: str, strategy_name: str, backtest: bool) -> None:
 
 
 def clear_all() -> None:
-    """Empty every store and forget ``record_details`` users (tests; a fresh process starts like this)."""
-    global _details_users
+    """Empty every store (tests; a fresh process starts like this)."""
     for store in (SCHEDULE, RISK, PARTIAL, PERFORMANCE):
         store.clear_all()
     HEAT.clear_all()
     LIVE.clear_all()
-    with _details_lock:
-        for unsubscribe in _details_stops:
-            unsubscribe()
-        _details_stops.clear()
-        _details_users = 0
 
 
-_details_lock = threading.Lock()
-_details_users = 0
-_details_stops: list[Callable[[], None]] = []
+def partial_contracts(symbol: str, strategy_name: str, backtest: bool) -> list[PartialContract]:
+    """The recorded milestones of a pair, newest first, cut to the queue size: the runs are spread into events
+    in event order (by time, profit before loss, ascending levels)."""
+    log = PARTIAL.get((symbol, strategy_name, backtest))
+    if log is None:
+        return []
+    events = sorted(((at, kind != "profit", level, price, row, exchange, kind)
+                     for row, exchange, kind, levels, ats, prices in log.items.copy()
+                     for level, at, price in zip(levels, ats, prices)), key=lambda e: e[:3])
+    newest = events[::-1][:log.limit] if log.limit else events[::-1]
+    return [PartialContract(symbol, strategy_name, exchange, row, price, level, backtest, at, kind)
+            for at, _, level, price, row, exchange, kind in newest]
 
 
-def _record_partial(kind: str) -> Callable[[Any], None]:
-    def add(event: Any) -> None:
-        PARTIAL.add((event.symbol, event.strategy_name, event.backtest), (kind, event),
-                    config.value("CC_PARTIAL_MAX_EVENTS"))
-    return add
-
-
-def _record_performance(event: Any) -> None:
-    PERFORMANCE.add((event.symbol, event.strategy_name, event.backtest), event,
-                    config.value("CC_PERFORMANCE_MAX_EVENTS"))
-
-
-def record_details() -> Callable[[], None]:
-    """Record partial milestones and performance timings for the reports; returns ``stop()``.
-
-    Listening makes the engine compute milestones and time every step, which a plain backtest
-    skips, so it is opt-in (the flows and ``btk demo`` switch it on). Calls nest: the recorders are
-    subscribed once, by the first caller, and removed when the last caller stops (runs on several
-    threads of one process share them)."""
-    global _details_users
-    with _details_lock:
-        _details_users += 1
-        if _details_users == 1:
-            _details_stops[:] = [events.listen_partial_profit(_record_partial("profit")),
-                                 events.listen_partial_loss(_record_partial("loss")),
-                                 events.listen_performance(_record_performance)]
-    stopped = threading.Event()
-
-    def stop() -> None:
-        global _details_users
-        with _details_lock:
-            if stopped.is_set():
-                return
-            stopped.set()
-            _details_users -= 1
-            if _details_users == 0:
-                for unsubscribe in _details_stops:
-                    unsubscribe()
-                _details_stops.clear()
-    return stop
+def performance_contracts(symbol: str, strategy_name: str, backtest: bool) -> list[PerformanceContract]:
+    """The recorded timings of a pair, newest first."""
+    return [PerformanceContract(at, previous, metric, duration, strategy_name, exchange, symbol, backtest)
+            for at, previous, metric, duration, exchange in PERFORMANCE.items((symbol, strategy_name, backtest))]

@@ -10,7 +10,6 @@ import pytest
 
 import btk_core as bt
 from btk_core.reports import stores
-from btk_core.results import PerformanceContract
 from tests.helpers import T0, M, quiet_market, signal_table
 
 GOLDEN = Path(__file__).with_name("reports")
@@ -49,11 +48,8 @@ def world(fake_clock):
         ("SOL", 13): sig("short", 99, 103, sid="sol-1", price_open=101.5),
     }
     bt.add_strategy(strategy_name="trend", interval="1m", get_signal=signal_table(table), risk_name="one")
-    stop = bt.record_details()
-    out = list(bt.Backtest.run_portfolio([("BTC", "trend"), ("ETH", "trend"), ("SOL", "trend")],
-                                         exchange_name="ex", frame_name="f"))
-    stop()
-    return out
+    return list(bt.Backtest.run_portfolio([("BTC", "trend"), ("ETH", "trend"), ("SOL", "trend")],
+                                          exchange_name="ex", frame_name="f"))
 
 
 def test_backtest_report(world):
@@ -87,13 +83,12 @@ def test_risk_report(world):
 def test_performance_report(fake_clock):
     bt.add_strategy(strategy_name="trend", interval="1m", get_signal=lambda s, w: None)
     previous = None
+    log = stores.PERFORMANCE.open(("BTC", "trend", True), 0)
     for k, d in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6, 10]):
         stamp = 1000 * (k + 1)
-        stores.PERFORMANCE.add(("BTC", "trend", True), PerformanceContract(
-            stamp, previous, "backtest_timeframe", float(d), "trend", "ex", "BTC", True), 0)
+        log.append((stamp, previous, "backtest_timeframe", float(d), "ex"))
         previous = stamp
-    stores.PERFORMANCE.add(("BTC", "trend", True), PerformanceContract(
-        20000, previous, "backtest_total", 60.0, "trend", "ex", "BTC", True), 0)
+    log.append((20000, previous, "backtest_total", 60.0, "ex"))
     stats = bt.Performance.get_data("BTC", "trend")
     m = stats.metric_stats["backtest_timeframe"]
     assert (m.avg_duration, m.std_dev, m.median, m.p95, m.p99) == (5.5, 3.0276503540974917, 5, 10, 10)
@@ -211,14 +206,3 @@ def test_dump_signal(tmp_path, caplog):
     assert "over 20 KB" in caplog.text
     assert bt.dump_signal("a/b", [], {"x": 1}, path=str(tmp_path)) is None  # existing folder: nothing written
     assert (folder / "03_llm_output.md").read_text().startswith("```json\n{\n  \"position\"")
-
-
-def test_record_details_nests_without_double_recording(fake_clock):
-    from btk_core import events
-    first, second = bt.record_details(), bt.record_details()
-    assert len(events.performance.listeners) == 1
-    first()
-    first()  # idempotent
-    assert len(events.performance.listeners) == 1
-    second()
-    assert events.performance.listeners == ()

@@ -1,29 +1,64 @@
-"""SPEC §20.5: a report whose list was cut by its queue says so."""
+"""SPEC §20.5: partial milestones and performance timings are recorded in every run without opting in, and a
+report whose list was cut by its queue says so."""
 import btk_core as bt
 from btk_core.reports import stores
+from tests.helpers import T0, ListSource, M
 
 
-def test_a_cut_list_says_how_much_was_cut():
-    from btk_core.results import PerformanceContract
-    bt.set_config(CC_PERFORMANCE_MAX_EVENTS=3)
-    bt.add_strategy(strategy_name="s", interval="1m", get_signal=lambda s, w: None)
-    stop = bt.record_details()
-    try:
-        for k in range(5):
-            bt.events.performance.emit(PerformanceContract(k, None, "backtest_signal", 1.0, "s", "ex", "BTC", True))
-    finally:
-        stop()
-    report = bt.Performance.get_report("BTC", "s")
-    assert "**Total events:** 3\nShowing the newest 3 of 5." in report
-    assert stores.PERFORMANCE.seen(("BTC", "s", True)) == 5
+def trending_run(minutes: int = 120) -> list:
+    """One long on a steady climb: TP (+2.6 %) on the candle after the 90 % level: 9 milestones (the closing candle fires none)."""
+    rows = [[T0 + k * M, 100 + k * 0.05, 100 + k * 0.05 + 0.02, 100 + k * 0.05 - 0.02, 100 + k * 0.05, 1.0]
+            for k in range(minutes)]
+    bt.add_exchange(exchange_name="ex", get_candles=ListSource({"1m": rows}))
+    bt.add_frame(frame_name="f", interval="1m", start_date=T0 + 10 * M, end_date=T0 + 11 * M)
+    bt.add_strategy(strategy_name="s", interval="1m",
+                    get_signal=lambda s, w: {"position": "long", "price_take_profit": 102.6, "price_stop_loss": 99,
+                                             "minute_estimated_time": 600})
+    return list(bt.Backtest.run("BTC", strategy_name="s", exchange_name="ex", frame_name="f"))
 
 
-def test_an_uncut_list_says_nothing_more():
-    from btk_core.results import PerformanceContract
-    bt.add_strategy(strategy_name="s", interval="1m", get_signal=lambda s, w: None)
-    stop = bt.record_details()
-    try:
-        bt.events.performance.emit(PerformanceContract(1, None, "backtest_signal", 1.0, "s", "ex", "BTC", True))
-    finally:
-        stop()
+def test_partial_and_performance_are_complete_without_opting_in(fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    closed = trending_run()
+    assert [c.close_reason for c in closed] == ["take_profit"]
+    partial = bt.Partial.get_data("BTC", "s")
+    assert [e.level for e in reversed(partial.event_list)] == [10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert partial.total_profit == 9 and partial.total_loss == 0
+    assert {e.delivery_id for e in partial.event_list} == {f"{closed[0].signal.id}:partial_profit:{lv}"
+                                                           for lv in range(10, 91, 10)}
+    timings = bt.Performance.get_data("BTC", "s")
+    assert {"backtest_signal", "backtest_total"} <= set(timings.metric_stats)
+    assert "No performance metrics recorded yet." not in bt.Performance.get_report("BTC", "s")
+
+
+def test_a_listener_and_the_store_see_the_same_milestones(fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    heard: list = []
+    bt.listen_partial_profit(heard.append)
+    trending_run()
+    assert list(reversed(bt.Partial.get_data("BTC", "s").event_list)) == heard
+
+
+def test_a_cut_list_says_how_much_was_cut(fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    bt.set_config(CC_PARTIAL_MAX_EVENTS=3, CC_PERFORMANCE_MAX_EVENTS=1)
+    trending_run()
+    report = bt.Partial.get_report("BTC", "s")
+    assert "**Total events:** 3\nShowing the newest 3 of 9." in report
+    assert [e.level for e in bt.Partial.get_data("BTC", "s").event_list] == [90, 80, 70]
+    seen = stores.PERFORMANCE.seen(("BTC", "s", True))
+    assert seen > 1 and f"Showing the newest 1 of {seen}." in bt.Performance.get_report("BTC", "s")
+
+
+def test_an_uncut_list_says_nothing_more(fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    trending_run()
+    assert "Showing the newest" not in bt.Partial.get_report("BTC", "s")
     assert "Showing the newest" not in bt.Performance.get_report("BTC", "s")
+
+
+def test_a_new_run_starts_with_empty_logs(fake_clock):
+    fake_clock.now = T0 + 10_000 * M
+    trending_run()
+    list(bt.Backtest.run("BTC", strategy_name="s", exchange_name="ex", frame_name="f"))
+    assert bt.Partial.get_data("BTC", "s").total_events == 9

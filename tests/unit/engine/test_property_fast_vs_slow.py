@@ -157,7 +157,8 @@ levels = st.lists(st.floats(1, 99), max_size=4, unique=True).map(lambda xs: tupl
 def test_engine_equals_reference(candles, sig, priority, profit_levels, loss_levels, await_minutes, now_minute,
                                  observe):
     """``observe=False``: nobody listens to pings or milestones, so the engine takes its shortcuts
-    (jump to the activation candle, no milestone scan); the results must not change."""
+    (jump to the activation candle, milestones recorded for the report store in one go with the position's
+    close); the results and the recorded milestones (SPEC §20.5) must not change."""
     for m in range(WHEN - 5, WHEN):
         candles[m] = candles.get(m) or (100.0, 100.2, 99.8, 100.0, 10.0)
     bt.reset_all()  # Hypothesis runs many examples inside one test: each starts like a fresh process
@@ -175,6 +176,7 @@ def test_engine_equals_reference(candles, sig, priority, profit_levels, loss_lev
         except SignalValidationError:
             assume(False)
         expected = reference(candles, row, cfg, now)
+        partials = [e for e in expected if e[0] == "partial"]
         event(f"outcome: {expected[-1][0]} {expected[-1][1] if len(expected[-1]) > 1 else ''}")
         event(f"partials: {min(3, sum(1 for e in expected if e[0] == 'partial'))}")
         tp, sl = row.price_take_profit, row.price_stop_loss
@@ -204,6 +206,8 @@ def test_engine_equals_reference(candles, sig, priority, profit_levels, loss_lev
         bt.listen_error(errors.append)
         list(bt.Backtest.run("BTC", strategy_name="s", exchange_name="ex", frame_name="f"))
         got = [g for g in got if g is not None]
+        recorded = bt.Partial.get_data("BTC", "s").event_list
+        assert [("partial", e.kind, e.level, e.timestamp, e.current_price) for e in reversed(recorded)] == partials
         if expected[-1] == ("stuck",):
             assert got == expected[:-1] and isinstance(errors[-1], bt.AveragePriceError)
         else:
