@@ -86,12 +86,22 @@ def to_ms(value: object, field: str) -> int:
     raise ValueError(f"{field} must be a datetime or int milliseconds, got {value!r}")
 
 
+def _decimals(x: float) -> int:
+    """Six significant digits, at least two decimals."""
+    return max(2, 5 - int(math.floor(math.log10(abs(x))))) if x and math.isfinite(x) else 2
+
+
 def short_price(x: float | None) -> str:
-    """A price for a log line: six significant digits, at least two decimals, no currency."""
+    """A price for a log line: six significant digits, at least two decimals, thousands grouped, no currency."""
     if x is None:
         return NA
-    decimals = max(2, 5 - int(math.floor(math.log10(abs(x))))) if x else 2
-    return f"{x:,.{decimals}f}"
+    return f"{x:,.{_decimals(x)}f}"
+
+
+def readable_price(symbol: str, x: float) -> str:
+    """``format_price`` of the built-in exchanges (synthetic, memory, files): six significant digits, at least
+    two decimals, plain digits (``42000.12``, ``0.0123456``), so reports stop printing 8 decimals everywhere."""
+    return f"{x:.{_decimals(x)}f}"
 
 
 def describe_result(result: Any) -> str:

@@ -17,9 +17,9 @@ from .intervals import CANDLE_INTERVAL_MS
 from .modes.walker import best_by_metric, finite
 from .persist.lock import PairLock
 from .registry import lookup
-from .reports.documents import backtest_report, heatmap_report, pair_file, walker_report
-from .reports.plots import equity_png, heatmap_png, walker_png
+from .reports.documents import pair_file, portfolio_note
 from .reports.render import dump
+from .reports.writers import write_backtest, write_heatmap, write_walker
 from .schemas import WALKER_METRICS
 from .stats import Span, backtest_statistics, heatmap_statistics
 
@@ -50,8 +50,8 @@ def now_ms() -> int:
 __all__ = [
     "AlreadyRunningError", "BtkError", "CANDLE_INTERVAL_MS", "DataFileCheck", "Downloaded", "PairLock", "STAT_FIELDS",
     "Span", "data_fingerprint",
-    "UnknownNameError", "WALKER_METRICS", "atomic_write", "backtest_report", "backtest_statistics", "best_by_metric",
-    "check_candle_files", "describe_result", "download_candles", "dump", "equity_png", "finite", "heatmap_png",
-    "heatmap_report", "heatmap_statistics", "iso", "lookup", "now_ms", "pair_file", "safe_name", "to_ms",
-    "walker_png", "walker_report",
+    "UnknownNameError", "WALKER_METRICS", "atomic_write", "backtest_statistics", "best_by_metric",
+    "check_candle_files", "describe_result", "download_candles", "dump", "finite", "heatmap_statistics", "iso",
+    "lookup", "now_ms", "pair_file", "portfolio_note", "safe_name", "to_ms", "write_backtest", "write_heatmap",
+    "write_walker",
 ]

@@ -74,12 +74,14 @@ class TraderMetrics:
 @dataclass(frozen=True)
 class Span:
     """The time a statistic is measured over: ``[start, end)`` in ms, and the first and last 1m close visible in
-    it (for buy and hold; ``None`` when unknown)."""
+    it (for buy and hold; ``None`` when unknown); ``benchmark`` samples ``(timestamp, close)`` of the 1m closes
+    across it (a few hundred, first and last included) for the buy-and-hold line of the equity chart."""
 
     start: int
     end: int
     first_close: float | None = None
     last_close: float | None = None
+    benchmark: Sequence[tuple[int, float]] = ()
 
 
 @dataclass(frozen=True)

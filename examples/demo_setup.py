@@ -68,8 +68,8 @@ def breakout(symbol, when):
 
 def at_most_two_positions(payload):
     """Shared by every breakout pair: no third position while two are open."""
-    if payload.active_position_count >= 2:
-        return f"{payload.active_position_count} breakout positions already open"
+    if payload.active_position_count >= 2:  # a mapping names the rejection: the risk report's ID column
+        return {"id": "max-2-positions", "note": f"{payload.active_position_count} breakout positions already open"}
     return None
 
 

@@ -20,14 +20,16 @@ def print_summary(summary: Any, metric: str) -> None:
     columns = (("compounded", "compounded_return", "+.2f", "%"), ("max dd", "max_drawdown", ".2f", "%"),
                ("win rate", "win_rate", ".1f", "%"), ("profit f.", "profit_factor", ".2f", ""),
                ("sharpe", "sharpe_ratio", ".3f", ""), ("buy&hold", "buy_and_hold_return", "+.2f", "%"))
-    header = f"{'strategy':<10} {'symbol':<8} {'trades':>6} " + " ".join(f"{name:>10}" for name, *_ in columns)
+    wide = max([len("strategy"), *(len(p["strategy"]) for p in summary["pairs"])])
+    narrow = max([len("symbol"), *(len(p["symbol"]) for p in summary["pairs"])])
+    header = f"{'strategy':<{wide}} {'symbol':<{narrow}} {'trades':>6} " + " ".join(f"{n:>10}" for n, *_ in columns)
     for warning in summary.get("warnings", []):
         print(f"warning: {warning}")
     print(header + "\n" + "-" * len(header))
     for pair in summary["pairs"]:
         s = pair["stats"]
         cells = " ".join(_cell(s.get(key), spec, unit, 10) for _, key, spec, unit in columns)
-        print(f"{pair['strategy']:<10} {pair['symbol']:<8} {s['total_signals']:>6} {cells}")
+        print(f"{pair['strategy']:<{wide}} {pair['symbol']:<{narrow}} {s['total_signals']:>6} {cells}")
     print(f"\nRanking by {metric}:")
     for symbol, info in summary["ranking"].items():
         order = ", ".join(f"{s} ({_cell(v, '.3f')})" for s, v in info["ranking"])

@@ -31,7 +31,7 @@ from btk_core.orchestration import STAT_FIELDS
 from flows.setup_loader import load_setup, setup_digest
 
 #: Bump when what ``run_backtest`` returns changes, so results cached by an older btk are not reused.
-RESULT_FORMAT = 3  # 3: the frame span and the SPEC §20.4 statistics
+RESULT_FORMAT = 4  # 3: the frame span and the SPEC §20.4 statistics; 4: buy-and-hold sample, portfolio note
 
 
 def shared(results: list[dict[str, Any]]) -> Any:
@@ -131,6 +131,7 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
     """Backtest one pair, or a group of pairs sharing a risk profile as one portfolio run. Returns per pair
     its statistics, its closed trades and the texts of its schedule, risk, partial and performance reports."""
     import btk_core as bt
+    from btk_core.orchestration import portfolio_note
     from flows import interrupt
     load_setup(setup)
     interrupt.check()
@@ -152,6 +153,7 @@ def run_backtest(setup: str, pairs: list[list[str]], exchange_name: str, frame_n
                               _num(stats.sharpe_ratio, ".3f"))
         span = bt.Backtest.get_span(symbol, strategy)
         out.append({"symbol": symbol, "strategy": strategy, "stats": {f: getattr(stats, f) for f in STAT_FIELDS},
+                    "portfolio": portfolio_note(strategy, [(s, g) for s, g in pairs]) if len(pairs) > 1 else None,
                     "span": None if span is None else asdict(span),
                     "closed": [closed_to_json(r) for r in stats.signal_list], "texts": texts})
     return out
@@ -172,7 +174,7 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
     """Rank the strategies of each symbol by ``metric`` exactly as the walker does (SPEC §12: finite values
     only, replaced only by a strictly greater value, ties keep the earlier strategy) and write the walker
     report of each symbol (markdown + bar chart + artifact)."""
-    from btk_core.orchestration import best_by_metric, dump, finite, safe_name, walker_png, walker_report
+    from btk_core.orchestration import best_by_metric, finite, write_walker
     ranking: dict[str, Any] = {}
     for symbol in dict.fromkeys(r["symbol"] for r in results):
         rows = {r["strategy"]: r for r in results if r["symbol"] == symbol}
@@ -180,19 +182,18 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
         values = [(s, finite(rows[s]["stats"].get(metric))) for s in tested]
         best, best_value = best_by_metric(values)
         meta = {"walker_name": "backtest-flow", "symbol": symbol, "exchange_name": exchange_name,
-                "frame_name": frame_name, "metric": metric, "best_strategy": best, "best_metric": best_value}
+                "frame_name": frame_name, "metric": metric, "best_strategy": best, "best_metric": best_value,
+                "notes": [rows[s]["portfolio"] for s in tested if rows[s].get("portfolio")]}
         rows_for_report = [{"strategy": s, "metric_value": v, "stats": rows[s]["stats"],
                             "signals": [{"id": c["signal"]["id"], "symbol": symbol, "position": c["signal"]["position"],
                                          "pnl": c["pnl"]["pnl_percentage"], "close_reason": c["close_reason"],
                                          "pending_at": c["signal"]["pending_at"],
                                          "close_timestamp": c["close_timestamp"]} for c in rows[s]["closed"]]}
                            for s, v in values]
-        folder, stem = str(Path(report_dir) / "walker"), f"{safe_name(symbol)}_backtest-flow"
-        image = walker_png([s for s, _ in values], [v for _, v in values], metric, folder, f"{stem}.png")
-        text = walker_report(meta, rows_for_report, image)
-        create_markdown_artifact(inline_images(text, folder), key=artifact_key("btk-walker", symbol),
-                                 description=f"Ranking on {symbol}")
-        ranking[symbol] = {"best_strategy": best, "best_metric": best_value, "report": dump(text, folder, f"{stem}.md"),
+        path = write_walker(meta, rows_for_report, str(Path(report_dir) / "walker"))
+        create_markdown_artifact(inline_images(Path(path).read_text(), str(Path(path).parent)),
+                                 key=artifact_key("btk-walker", symbol), description=f"Ranking on {symbol}")
+        ranking[symbol] = {"best_strategy": best, "best_metric": best_value, "report": path,
                            "ranking": sorted(values, key=lambda sv: (sv[1] is None, -(sv[1] or 0.0)))}
     table = [{"symbol": sym, "rank": k, "strategy": s, metric: v}
              for sym, info in ranking.items() for k, (s, v) in enumerate(info["ranking"], 1)]
@@ -204,16 +205,14 @@ def rank_strategies(results: list[dict[str, Any]], strategies: list[str], metric
 @task(name="write_heatmap", task_run_name="heatmap {strategy}", cache_policy=NO_CACHE)
 def write_heatmap(results: list[dict[str, Any]], strategy: str, report_dir: str) -> str:
     """The portfolio heatmap of one strategy from the trades of its pairs (report + picture + artifact)."""
-    from btk_core.orchestration import dump, heatmap_png, heatmap_report, heatmap_statistics, safe_name
+    from btk_core.orchestration import heatmap_statistics
+    from btk_core.orchestration import write_heatmap as write
     pnls = {r["symbol"]: [c["pnl"]["pnl_percentage"] for c in sorted(r["closed"], key=lambda c: c["close_timestamp"])]
             for r in results if r["strategy"] == strategy}
-    stats = heatmap_statistics(pnls)
-    folder = str(Path(report_dir) / "heatmap")
-    image = heatmap_png(stats, folder, f"{safe_name(strategy)}.png") if stats.rows else None
-    text = heatmap_report(strategy, stats, image)
-    create_markdown_artifact(inline_images(text, folder), key=artifact_key("btk-heatmap", strategy),
-                             description=f"Heatmap of {strategy}")
-    return dump(text, folder, f"{safe_name(strategy)}.md")
+    path = write(strategy, heatmap_statistics(pnls), str(Path(report_dir) / "heatmap"))
+    create_markdown_artifact(inline_images(Path(path).read_text(), str(Path(path).parent)),
+                             key=artifact_key("btk-heatmap", strategy), description=f"Heatmap of {strategy}")
+    return path
 
 
 @task(name="write_reports", task_run_name="publish reports", cache_policy=NO_CACHE)
@@ -233,22 +232,13 @@ def render_backtest_reports(results: list[dict[str, Any]], report_dir: str) -> l
     """Write each pair's reports: the backtest report (and equity picture) from its closed results, and the
     schedule, risk, partial and performance texts the backtest rendered. Returns the backtest report paths
     in the order of ``results``."""
-    from btk_core.orchestration import Span, backtest_report, backtest_statistics, dump, equity_png, pair_file
-    folder = str(Path(report_dir) / "backtest")
+    from btk_core.orchestration import Span, backtest_statistics, dump, pair_file, write_backtest
     paths = []
     for r in results:
         for kind, other in r["texts"].items():
             dump(other, str(Path(report_dir) / kind), pair_file(r["symbol"], r["strategy"]))
         span = Span(**r["span"]) if r.get("span") else None
         stats = backtest_statistics([closed_from_json(c) for c in r["closed"]], span)
-        text = backtest_report(r["strategy"], stats)
-        if r.get("warning"):
-            text = f"> **No data:** {r['warning']}\n\n{text}"
-        if stats.signal_list:
-            trades = sorted(stats.signal_list, key=lambda c: c.close_timestamp)
-            image = equity_png([c.close_timestamp for c in trades], [c.pnl.pnl_percentage for c in trades],
-                               f"{r['strategy']} on {r['symbol']}", folder,
-                               pair_file(r["symbol"], r["strategy"])[:-3] + ".png")
-            text += f"\n\n![Equity and drawdown]({image})"
-        paths.append(dump(text, folder, pair_file(r["symbol"], r["strategy"])))
+        paths.append(write_backtest(r["symbol"], r["strategy"], stats, str(Path(report_dir) / "backtest"), span,
+                                    r.get("warning")))
     return paths

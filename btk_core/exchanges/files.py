@@ -22,7 +22,7 @@ import numpy as np
 
 from ..candles import FIELDS, Candles, Columns, freeze
 from ..errors import CandleSourceUnusable
-from ..fmt import safe_name
+from ..fmt import readable_price, safe_name
 from ..intervals import CANDLE_INTERVAL_MS
 from ..registry import add_exchange
 from ..schemas import ExchangeSchema
@@ -256,5 +256,5 @@ def add_files_exchange(exchange_name: str, directory: str | os.PathLike[str], *,
         path = _find(root, symbol, interval) or _find(root, symbol, "1m")
         return "files:none" if path is None else f"files:{file_digest(path)}"
 
-    return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
+    return add_exchange(exchange_name=exchange_name, get_candles=get_candles, format_price=readable_price,
                         note=note or f"candle files in {root}", callbacks=callbacks, fingerprint=fingerprint)

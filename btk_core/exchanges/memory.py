@@ -6,6 +6,7 @@ from typing import Any
 
 from ..candles import Candles
 from ..errors import UnknownSymbolError
+from ..fmt import readable_price
 from ..registry import add_exchange
 from ..schemas import ExchangeSchema
 from .columns import IntervalColumns, answer, as_columns, content_digest
@@ -35,6 +36,6 @@ def add_memory_exchange(exchange_name: str, candles: Mapping[str, Any], *, note:
             digests[symbol] = "none" if cols is None else content_digest(cols)
         return f"memory:{digests[symbol]}"
 
-    return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
+    return add_exchange(exchange_name=exchange_name, get_candles=get_candles, format_price=readable_price,
                         note=note or f"candles in memory for {len(base)} symbol(s)", callbacks=callbacks,
                         fingerprint=fingerprint)

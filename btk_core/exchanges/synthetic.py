@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import clock
 from ..candles import Candles, Columns
+from ..fmt import readable_price
 from ..intervals import CANDLE_INTERVAL_MS, MINUTE_MS
 from ..registry import add_exchange
 from ..schemas import ExchangeSchema
@@ -115,6 +116,6 @@ def add_synthetic_exchange(exchange_name: str = "synthetic", *, seed: int = 42, 
         """The candles are a function of these parameters alone (and of the range, which the key holds)."""
         return f"synthetic:{seed}:{vol!r}:{sorted((start_prices or DEFAULT_START_PRICES).items())}"
 
-    return add_exchange(exchange_name=exchange_name, get_candles=get_candles,
+    return add_exchange(exchange_name=exchange_name, get_candles=get_candles, format_price=readable_price,
                         note=note or f"synthetic GBM candles (seed={seed}, vol={vol})", callbacks=callbacks,
                         fingerprint=fingerprint)

@@ -71,16 +71,29 @@ class RunHandle(Iterator[Final]):
             self._release_all()
 
 
+#: Points of the buy-and-hold line a backtest keeps with its span (the chart needs no more).
+BENCHMARK_POINTS = 300
+
+
 def _span(machine: PairMachine, start: int, end: int) -> Span:
-    """The frame ``[start, end)`` with its first and last visible 1m close (``None`` when unreadable)."""
+    """The frame ``[start, end)`` with its first and last visible 1m close and a sample of the closes between
+    them (``None`` / empty when unreadable)."""
     store, symbol = machine.store, machine.symbol
+    every = max(1, (end - start) // MINUTE_MS // BENCHMARK_POINTS)
+    sample: list[tuple[int, float]] = []
+    offset = 0  # where the next sampled candle lies in the next block
     try:
-        first = next((float(cols[4][0]) for cols in store.iter_window(symbol, "1m", start, end)), None)
+        for ts, _o, _h, _l, close, _v in store.iter_window(symbol, "1m", start, end):
+            sample.extend(zip(ts[offset::every].tolist(), close[offset::every].tolist()))
+            offset = (offset - len(ts)) % every
         last_candles = store.last_closed(symbol, "1m", 1, end)
-        last = float(last_candles.close[-1]) if len(last_candles) else None
     except CandleDataError:
-        first = last = None
-    return Span(start, end, first, last)
+        return Span(start, end)
+    first = sample[0][1] if sample else None
+    last = float(last_candles.close[-1]) if len(last_candles) else None
+    if last is not None and (not sample or sample[-1][0] != int(last_candles.timestamp[-1])):
+        sample.append((int(last_candles.timestamp[-1]), last))
+    return Span(start, end, first, last, tuple(sample))
 
 
 def frame_bounds(frame: FrameSchema, now: int) -> tuple[int, int, int]:
@@ -439,18 +452,10 @@ class BacktestApi(PairModeApi):
         return backtest_report(strategy_name, self.get_data(symbol, strategy_name))
 
     def dump(self, symbol: str, strategy_name: str, path: str = "./dump/backtest") -> str:
-        """Write the report (and, with trades, its equity/drawdown picture); returns the report path."""
-        from ..reports.documents import backtest_report, pair_file
-        from ..reports.plots import equity_png
-        from ..reports.render import dump
-        stats = self.get_data(symbol, strategy_name)
-        text = backtest_report(strategy_name, stats)
-        if stats.signal_list:
-            trades = sorted(stats.signal_list, key=lambda r: r.close_timestamp)
-            image = equity_png([r.close_timestamp for r in trades], [r.pnl.pnl_percentage for r in trades],
-                               f"{strategy_name} on {symbol}", path, pair_file(symbol, strategy_name)[:-3] + ".png")
-            text += f"\n\n![Equity and drawdown]({image})"
-        return dump(text, path, pair_file(symbol, strategy_name))
+        """Write the report (and, with trades, its compounded equity/drawdown picture); returns the report path."""
+        from ..reports.writers import write_backtest
+        return write_backtest(symbol, strategy_name, self.get_data(symbol, strategy_name), path,
+                              self.get_span(symbol, strategy_name))
 
     def list(self) -> list[RunStatus]:
         return self._runs.listing()

@@ -215,17 +215,9 @@ class WalkerApi:
 
     def dump(self, symbol: str, walker_name: str, path: str = "./dump/walker") -> str:
         """Write the report and a bar chart of the metric per strategy; returns the report path."""
-        from ..fmt import safe_name
-        from ..reports.documents import walker_report, walker_rows
-        from ..reports.plots import walker_png
-        from ..reports.render import dump
-        results = self.get_data(symbol, walker_name)
-        stem = f"{safe_name(symbol)}_{safe_name(walker_name)}"
-        image = walker_png([c.strategy_name for c in results.strategies],
-                           [c.metric_value for c in results.strategies],
-                           (results.complete or results.strategies[0]).metric, path, f"{stem}.png") \
-            if results.strategies else None
-        return dump(walker_report(*walker_rows(results), image), path, f"{stem}.md")
+        from ..reports.documents import walker_rows
+        from ..reports.writers import write_walker
+        return write_walker(*walker_rows(self.get_data(symbol, walker_name)), path)
 
 
 Walker = WalkerApi()

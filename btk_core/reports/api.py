@@ -28,11 +28,8 @@ class HeatApi:
         return documents.heatmap_report(strategy_name, self.get_data(strategy_name, backtest))
 
     def dump(self, strategy_name: str, backtest: bool = True, path: str = "./dump/heatmap") -> str:
-        from ..fmt import safe_name
-        from .plots import heatmap_png
-        stats = self.get_data(strategy_name, backtest)
-        image = heatmap_png(stats, path, f"{safe_name(strategy_name)}.png") if stats.rows else None
-        return dump(documents.heatmap_report(strategy_name, stats, image), path, f"{safe_name(strategy_name)}.md")
+        from .writers import write_heatmap
+        return write_heatmap(strategy_name, self.get_data(strategy_name, backtest), path)
 
 
 class ScheduleApi:

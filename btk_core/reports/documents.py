@@ -1,10 +1,13 @@
 """The report documents of SPEC §14: each function gathers its rows and renders its template."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import config
+from ..errors import BtkError
 from ..fmt import iso, minutes, num, pct, price, safe_name
+from ..registry import lookup
 from ..stats import (
     BacktestStatistics,
     HeatmapStatistics,
@@ -34,6 +37,31 @@ def _note(row: list[Any], signal: Any, at: int) -> list[Any]:
     return row[:at] + [signal.note if signal else None] + row[at:] if _show_note() else row
 
 
+def _prices(exchange_name: str, symbol: str) -> Callable[[float | None], str]:
+    """How the reports print this symbol's prices (SPEC §20.5): the exchange's ``format_price`` when it has one,
+    ``price`` (8 decimals and the currency) otherwise, or when the formatter fails."""
+    try:
+        formatter = lookup("exchange", exchange_name).format_price
+    except BtkError:
+        formatter = None
+    if formatter is None:
+        return price
+
+    def formatted(x: float | None) -> str:
+        if x is None:
+            return price(x)
+        try:
+            return str(formatter(symbol, x))
+        except Exception:  # a broken formatter must not cost the report
+            return price(x)
+    return formatted
+
+
+def short_id(signal_id: str | None) -> str | None:
+    """Signal ids in tables: their first 8 characters (SPEC §20.5); the full id is in the signal's dumps."""
+    return None if signal_id is None else signal_id[:8]
+
+
 def pair_file(symbol: str, strategy_name: str) -> str:
     return f"{safe_name(symbol)}_{safe_name(strategy_name)}.md"
 
@@ -44,8 +72,8 @@ def backtest_report(strategy_name: str, stats: BacktestStatistics) -> str:
                          "Position")
     rows = []
     for r in stats.signal_list:
-        s = r.signal
-        rows.append(_note([s.id, r.symbol, s.position.upper(), price(s.price_open), price(r.pnl.price_close),
+        s, price = r.signal, _prices(r.exchange_name, r.symbol)
+        rows.append(_note([short_id(s.id), r.symbol, s.position.upper(), price(s.price_open), price(r.pnl.price_close),
                            price(s.price_take_profit), price(s.price_stop_loss), pct(r.pnl.pnl_percentage),
                            r.close_reason, minutes(s.pending_at, r.close_timestamp), iso(s.pending_at),
                            iso(r.close_timestamp)], s, 3))
@@ -58,7 +86,7 @@ def live_report(strategy_name: str, stats: LiveStatistics) -> str:
                           "Duration (min)"], "Position")
     rows = []
     for e in stats.event_list:
-        s = e.signal
+        s, price = e.signal, _prices(e.exchange_name, e.symbol)
         active = e.action == "active"
         reason = e.close_reason if e.action == "closed" else e.reason if e.action == "cancelled" else None
         if e.action == "closed":
@@ -67,7 +95,8 @@ def live_report(strategy_name: str, stats: LiveStatistics) -> str:
             duration = minutes(s.scheduled_at, e.close_timestamp)
         else:
             duration = None
-        row = [iso(e.timestamp), e.action.upper(), e.symbol, s.id if s else None, s.position.upper() if s else None,
+        row = [iso(e.timestamp), e.action.upper(), e.symbol, short_id(s.id) if s else None,
+               s.position.upper() if s else None,
                price(e.current_price), price(s.price_open) if s else None, price(s.price_take_profit) if s else None,
                price(s.price_stop_loss) if s else None, fixed(e.percent_tp, 2, "%") if active else None,
                fixed(e.percent_sl, 2, "%") if active else None,
@@ -82,14 +111,14 @@ def schedule_report(strategy_name: str, stats: ScheduleStatistics, seen: int | N
                           "Cancel ID"], "Position")
     rows = []
     for e in stats.event_list:
-        s = e.signal
+        s, price = e.signal, _prices(e.exchange_name, e.symbol)
         if e.action == "opened":
             wait = minutes(s.scheduled_at, s.pending_at)
         elif e.action == "cancelled":
             wait = minutes(s.scheduled_at, e.close_timestamp)
         else:
             wait = None
-        rows.append(_note([iso(e.timestamp), e.action.upper(), e.symbol, s.id, s.position.upper(),
+        rows.append(_note([iso(e.timestamp), e.action.upper(), e.symbol, short_id(s.id), s.position.upper(),
                            price(e.current_price), price(s.price_open), price(s.price_take_profit),
                            price(s.price_stop_loss), wait, e.reason.upper() if e.action == "cancelled" else None,
                            e.cancel_id if e.action == "cancelled" else None], s, 5))
@@ -111,8 +140,9 @@ def heatmap_report(strategy_name: str, stats: HeatmapStatistics, image: str | No
 def partial_report(symbol: str, strategy_name: str, stats: PartialStatistics, seen: int | None = None) -> str:
     headers = ["Action", "Symbol", "Strategy", "Signal ID", "Position", "Level %", "Current Price", "Timestamp",
                "Mode"]
-    rows = [[e.kind.upper(), e.symbol, e.strategy_name, e.signal.id, e.signal.position.upper(),
-             f"{'+' if e.kind == 'profit' else '-'}{num(e.level)}%", price(e.current_price), iso(e.timestamp),
+    rows = [[e.kind.upper(), e.symbol, e.strategy_name, short_id(e.signal.id), e.signal.position.upper(),
+             f"{'+' if e.kind == 'profit' else '-'}{num(e.level)}%",
+             _prices(e.exchange_name, e.symbol)(e.current_price), iso(e.timestamp),
              "Backtest" if e.backtest else "Live"] for e in stats.event_list]
     return render("partial.md.j2", symbol=symbol, strategy_name=strategy_name, headers=headers, rows=rows,
                   stats=stats, seen=seen)
@@ -124,8 +154,8 @@ def risk_report(symbol: str, strategy_name: str, stats: RiskStatistics) -> str:
                           "Timestamp"], "Signal ID")
     rows = []
     for e in stats.event_list:
-        s = e.pending_signal
-        rows.append(_note([e.symbol, e.strategy_name, s.id, s.position.upper(), e.exchange_name,
+        s, price = e.pending_signal, _prices(e.exchange_name, e.symbol)
+        rows.append(_note([e.symbol, e.strategy_name, short_id(s.id), s.position.upper(), e.exchange_name,
                            price(s.price_open), price(s.price_take_profit), price(s.price_stop_loss),
                            price(e.current_price), e.active_position_count, e.risk_name, e.rejection_id,
                            e.rejection_note, iso(e.timestamp)], s, 3))
@@ -166,7 +196,9 @@ def walker_rows(results: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     best = complete or results.strategies[-1]  # a walker still running: the best so far
     meta = {"walker_name": first.walker_name, "symbol": first.symbol, "exchange_name": first.exchange_name,
             "frame_name": first.frame_name, "metric": first.metric,
-            "best_strategy": best.best_strategy, "best_metric": best.best_metric}
+            "best_strategy": best.best_strategy, "best_metric": best.best_metric,
+            "notes": [alone_note(c.strategy_name, first.symbol) for c in results.strategies
+                      if lookup("strategy", c.strategy_name).risk_names]}
     strategies = []
     for c in results.strategies:
         s = c.stats
@@ -181,6 +213,23 @@ def walker_rows(results: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return meta, strategies
 
 
+def alone_note(strategy_name: str, symbol: str) -> str:
+    """Why a walker's numbers for a strategy with a risk profile can differ from a multi-symbol backtest's."""
+    risks = ", ".join(lookup("strategy", strategy_name).risk_names)
+    return (f"{strategy_name} ran on {symbol} alone: its risk profile ({risks}) saw only this symbol's positions. "
+            f"A backtest of several symbols under the same profile checks each signal against the positions of all "
+            f"of them, which changes results.")
+
+
+def portfolio_note(strategy_name: str, pairs: list[tuple[str, str]]) -> str:
+    """What a portfolio run (pairs sharing a risk profile, SPEC §8) means for the numbers of one of its pairs."""
+    risks = ", ".join(lookup("strategy", strategy_name).risk_names)
+    together = ", ".join(f"{s} {g}" for s, g in pairs)
+    return (f"{strategy_name} ran as one portfolio under its shared risk profile ({risks}) with {together}: each "
+            f"signal was checked against the positions of all of them, so results differ from a walker, which "
+            f"tests one symbol at a time.")
+
+
 def walker_report(meta: dict[str, Any], strategies: list[dict[str, Any]], image: str | None = None) -> str:
     """SPEC §14 #8 from plain rows: ``meta`` (walker, symbol, exchange, frame, metric, best) and per tested
     strategy its metric value, statistics and closed signals (newest first)."""
@@ -192,10 +241,11 @@ def walker_report(meta: dict[str, Any], strategies: list[dict[str, Any]], image:
         top_rows.append([rank, c["strategy"], fixed(c["metric_value"]), s["total_signals"],
                          fixed(s["win_rate"], 2, "%"), pct(s["avg_pnl"]), pct(s["total_pnl"]),
                          fixed(s["sharpe_ratio"], 3), fixed(s["std_dev"], 3, "%")])
-    signal_rows = [[c["strategy"], r["id"], r["symbol"], r["position"].upper(), pct(r["pnl"]), r["close_reason"],
-                    iso(r["pending_at"]), iso(r["close_timestamp"])] for c in strategies for r in c["signals"]]
+    signal_rows = [[c["strategy"], short_id(r["id"]), r["symbol"], r["position"].upper(), pct(r["pnl"]),
+                    r["close_reason"], iso(r["pending_at"]), iso(r["close_timestamp"])]
+                   for c in strategies for r in c["signals"]]
     best = next((c for c in strategies if c["strategy"] == meta["best_strategy"]), None)
-    return render("walker.md.j2", **meta, tested=len(strategies),
+    return render("walker.md.j2", **{"notes": [], **meta}, tested=len(strategies),
                   best_signals=best["stats"]["total_signals"] if best else 0,
                   top_headers=["Rank", "Strategy", "Metric", "Total Signals", "Win Rate", "Avg PNL", "Total PNL",
                                "Sharpe Ratio", "Std Dev"], top_rows=top_rows,

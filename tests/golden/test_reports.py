@@ -129,7 +129,7 @@ def is_png(path: Path) -> tuple[int, int]:
 
 def test_dumps_write_reports_and_pictures(world, tmp_path):
     path = Path(bt.Backtest.dump("BTC/USDT" if False else "BTC", "trend", path=str(tmp_path / "backtest")))
-    assert path.name == "BTC_trend.md" and "![Equity and drawdown](BTC_trend.png)" in path.read_text()
+    assert path.name == "BTC_trend.md" and "![Compounded equity and drawdown of trend on BTC](BTC_trend.png)" in path.read_text()
     assert min(is_png(path.with_suffix(".png"))) > 200
     heat = Path(bt.Heat.dump("trend", path=str(tmp_path / "heatmap")))
     assert "](trend.png)" in heat.read_text() and is_png(heat.with_suffix(".png"))

@@ -59,13 +59,39 @@ def test_backtest_flow_equals_direct_runs(prefect_harness, setup_module, tmp_pat
     report = Artifact.get("btk-backtest-btcusdt-trend").data
     assert "# Backtest Report: trend" in report
     # pictures are embedded (the UI cannot load a relative path) and numbers are rounded for reading
-    assert "![Equity and drawdown](data:image/png;base64,iVBOR" in report and ".png)" not in report
+    assert "![Compounded equity and drawdown of trend on BTCUSDT](data:image/png;base64,iVBOR" in report
+    assert ".png)" not in report
     assert "](data:image/png;base64," in Artifact.get("btk-heatmap-swing").data
     import json
     table = Artifact.get("btk-backtest-statistics").data
     rows = json.loads(table) if isinstance(table, str) else table
     floats = [v for row in rows for v in row.values() if isinstance(v, float)]
     assert floats and all(round(v, 4) == v for v in floats)
+
+
+def test_the_flow_writes_exactly_what_the_api_dumps(prefect_harness, setup_module, tmp_path):
+    """One report-writing path: the flow's backtest reports, pictures and heatmaps are byte for byte what
+    ``Backtest.dump`` and ``Heat.dump`` write for the same run; the walker ranks with a note on shared risk."""
+    from flows.backtest import backtest_flow
+    flow_dir, api_dir = tmp_path / "flow", tmp_path / "api"
+    summary = backtest_flow(SETUP, setup_module.SYMBOLS, setup_module.STRATEGIES, "syn", "day", refresh=True,
+                            report_dir=str(flow_dir))
+    for pair in summary["pairs"]:  # the flow ran in this process: the engine still holds each pair's last run
+        written = Path(bt.Backtest.dump(pair["symbol"], pair["strategy"], path=str(api_dir / "backtest")))
+        flow_file = flow_dir / "backtest" / written.name
+        assert flow_file.read_text() == written.read_text()
+        assert flow_file.with_suffix(".png").read_bytes() == written.with_suffix(".png").read_bytes()
+        for kind, api in (("schedule", bt.Schedule), ("risk", bt.Risk), ("partial", bt.Partial)):
+            assert (flow_dir / kind / written.name).read_text() == api.get_report(pair["symbol"], pair["strategy"])
+    assert bt.Partial.get_data("BTCUSDT", "trend").total_events > 0  # recorded without opting in (SPEC §20.5)
+    for strategy in setup_module.STRATEGIES:
+        heat = Path(bt.Heat.dump(strategy, path=str(api_dir / "heatmap")))
+        assert (flow_dir / "heatmap" / heat.name).read_text() == heat.read_text()
+        assert (flow_dir / "heatmap" / heat.name).with_suffix(".png").read_bytes() == heat.with_suffix(".png").read_bytes()
+    ranking = Path(summary["ranking"]["BTCUSDT"]["report"]).read_text()
+    assert "> swing ran as one portfolio under its shared risk profile (one_at_a_time) with BTCUSDT swing, " \
+           "ETHUSDT swing" in ranking
+    assert "> trend ran as one portfolio" not in ranking
 
 
 def test_cli_rejects_bad_names_before_prefect(capsys, setup_module):
