@@ -179,7 +179,7 @@ def test_cli_backtest_prints_the_summary(prefect_harness, setup_module, tmp_path
                  "--frame", "day", "--metric", "total_pnl", "--report-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "trend      BTCUSDT" in out and "Ranking by total_pnl:" in out and str(tmp_path) in out
+    assert "\ntrend    BTCUSDT " in out and "Ranking by total_pnl:" in out and str(tmp_path) in out
 
 
 def test_reports_flow_renders_a_saved_run_identically(prefect_harness, setup_module, tmp_path):
