@@ -9,14 +9,15 @@ an uninterrupted run would (checked against a literal reading of the synthetic c
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.prefect_server import post, wait_for
+from tests.prefect_server import prefect_server as running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = ROOT / "tests" / "fixtures" / "live_cli_setup.py"
@@ -35,16 +36,6 @@ def start(state: Path, prefect_home: Path, api_url: str | None = None, log: str 
 def events(state: Path) -> list[dict]:
     path = state / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def children(pid: int) -> list[int]:
@@ -144,38 +135,8 @@ def test_a_second_btk_live_of_the_pair_fails_at_once(tmp_path):
 @pytest.fixture
 def prefect_server(tmp_path):
     """A real ``prefect server`` on a free port of 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-server")}
-    env.pop("PREFECT_API_URL", None)
-    prefect = Path(sys.executable).with_name("prefect")
-    server = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/api"
-
-    def healthy():
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
-    try:
-        wait_for(healthy, 120, "prefect server")
+    with running_server(tmp_path / "prefect-server") as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-
-def post(url: str, body: dict) -> object:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.load(answer)
 
 
 def test_a_killed_btk_live_restarts_at_once_with_a_prefect_server(tmp_path, prefect_server):
