@@ -95,6 +95,8 @@ _ROWS: tuple[_Row, ...] = (
     _Row("CC_LIVE_TICK_TTL_MS", 60000, POSITIVE_INT),
     _Row("CC_LIVE_HEARTBEAT_TICKS", 15, POSITIVE_INT),
     _Row("CC_CANDLE_BLOCK_SIZE", 1000, POSITIVE_INT),
+    _Row("CC_OPTIMIZER_MAX_PROMPT_TOKENS", 8000,
+         [(lambda v, c: _is_int(v) and v >= 500, "an int >= 500 (tokens of one prompt of a generated strategy)")]),
     _Row("CC_PERSIST_BASE_DIR", "./dump/data",
          [(lambda v, c: isinstance(v, str) and v != "", "a non-empty str")]),
 )
@@ -135,6 +137,7 @@ class ConfigSnapshot:
     CC_LIVE_TICK_TTL_MS: int
     CC_LIVE_HEARTBEAT_TICKS: int
     CC_CANDLE_BLOCK_SIZE: int
+    CC_OPTIMIZER_MAX_PROMPT_TOKENS: int
     CC_PERSIST_BASE_DIR: str
 
 

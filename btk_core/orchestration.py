@@ -15,6 +15,7 @@ from .exchanges.datafiles import DataFileCheck, Downloaded, check_candle_files, 
 from .fmt import describe_result, iso, safe_name, to_ms
 from .intervals import CANDLE_INTERVAL_MS
 from .modes.walker import best_by_metric, finite
+from .optimizer.llm import OllamaUnreachableError, check_ollama
 from .persist.lock import PairLock
 from .registry import lookup
 from .reports.documents import pair_file, portfolio_note
@@ -48,7 +49,8 @@ def now_ms() -> int:
 
 
 __all__ = [
-    "AlreadyRunningError", "BtkError", "CANDLE_INTERVAL_MS", "DataFileCheck", "Downloaded", "PairLock", "STAT_FIELDS",
+    "AlreadyRunningError", "BtkError", "CANDLE_INTERVAL_MS", "DataFileCheck", "Downloaded", "OllamaUnreachableError",
+    "PairLock", "STAT_FIELDS", "check_ollama",
     "Span", "data_fingerprint",
     "UnknownNameError", "WALKER_METRICS", "atomic_write", "backtest_statistics", "best_by_metric",
     "check_candle_files", "describe_result", "download_candles", "dump", "finite", "heatmap_statistics", "iso",

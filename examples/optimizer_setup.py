@@ -62,16 +62,18 @@ def summary_source(timeframe: str) -> dict[str, Any]:
 
 
 def get_prompt(symbol: str, messages: list[dict[str, str]]) -> str:
-    """Ask the model to turn what it read into a strategy the generated module will follow."""
+    """Ask the model to turn what it read into a strategy the generated module will follow. The model's context
+    (``num_ctx``) is sized to the conversation, so a long one is not cut silently; nothing listening at the
+    host fails in seconds with one line naming it (``ollama_chat``)."""
     import ollama
-    host = os.environ.get("OLLAMA_HOST")
-    client = ollama.Client(host=host, timeout=300)
+
+    from btk_core.optimizer.llm import context_size, messages_tokens, ollama_chat
     question = (f"From the {symbol} data above, write a short intraday trading strategy: when to go long, "
                 "when to go short, when to wait, and where to put take-profit and stop-loss. Plain text.")
-    try:
-        answer = client.chat(model=MODEL, messages=[*messages, {"role": "user", "content": question}])
-    except ConnectionError as exc:  # the client's message does not say where it looked
-        raise ConnectionError(f"cannot reach Ollama at {host or 'http://127.0.0.1:11434'}: {exc}") from exc
+    request = [*messages, {"role": "user", "content": question}]
+    client = ollama.Client(host=os.environ.get("OLLAMA_HOST"), timeout=300)
+    answer = ollama_chat(client, host=None, model=MODEL, messages=request,
+                         options={"num_ctx": context_size(messages_tokens(request)), "num_predict": 400})
     return answer.message.content or ""
 
 

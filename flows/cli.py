@@ -278,8 +278,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _optimize(args: argparse.Namespace) -> int:
+    from btk_core.orchestration import check_ollama
     from flows.optimizer import check_optimizer, optimizer_flow
-    check_optimizer(args.setup, args.optimizer)
+    schema = check_optimizer(args.setup, args.optimizer)
+    check_ollama(schema.host, schema.model)  # in seconds, one line: no model server, no run
     summary = optimizer_flow(args.setup, args.optimizer, args.symbol, run_walker=not args.no_walker,
                              module_dir=args.module_dir, report_dir=args.report_dir)
     print(f"generated {summary['strategies']} strategies: {summary['module']}")
@@ -307,10 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from btk_core import AlreadyRunningError, BtkError, UnknownNameError
+    from btk_core.orchestration import OllamaUnreachableError
     from flows.setup_loader import SetupError
     try:
         return COMMANDS[args.command](args)
-    except (UnknownNameError, SetupError, ValueError, AlreadyRunningError) as exc:  # one line, no traceback
+    except (UnknownNameError, SetupError, ValueError, AlreadyRunningError,
+            OllamaUnreachableError) as exc:  # one line, no traceback
         print(f"btk {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # a second Ctrl-C: stop at once, without a traceback

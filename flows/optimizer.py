@@ -32,9 +32,15 @@ LLM_THREADS = 8
 
 
 def is_transient(exc: BaseException | None) -> bool:
-    """A refused connection or a server-side (5xx) answer, anywhere in the exception's cause chain."""
+    """A dropped connection, a timeout or a server-side (5xx) answer, anywhere in the exception's cause chain.
+    An Ollama that refused every connection (``OllamaUnreachableError``, after its own two quick retries) is
+    not: nobody is there, and backing off for a minute would only delay the one line that says so."""
     import ollama
+
+    from btk_core.orchestration import OllamaUnreachableError
     while exc is not None:
+        if isinstance(exc, OllamaUnreachableError):
+            return False
         if isinstance(exc, (ConnectionError, TimeoutError)):
             return True
         if isinstance(exc, ollama.ResponseError) and exc.status_code >= 500:

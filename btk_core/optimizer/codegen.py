@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from .. import config
 from ..errors import BtkError
 from ..fmt import to_ms
 from ..reports.render import templates_dir
@@ -67,6 +68,7 @@ def render_context(schema: OptimizerSchema, symbol: str, entries: Sequence[Optim
         "train_frames": [{"index": k, **frame(f"{p}_train_frame-{k}", r)} for k, r in enumerate(schema.range_train)],
         "test_frame": frame(f"{p}_test_frame", schema.range_test),
         "strategies": strategies, "walker_name": literal(f"{p}_walker"),
+        "max_prompt_tokens": config.value("CC_OPTIMIZER_MAX_PROMPT_TOKENS"),
     })
 
 

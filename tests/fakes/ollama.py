@@ -48,6 +48,11 @@ class FakeOllama(LocalServer):
         class Handler(JsonHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self.path == "/api/show":  # what a preflight asks: is the model there?
+                    name = body.get("model") or body.get("name")
+                    if name in outer.models:
+                        return self.reply(200, {"modelfile": "", "details": {"family": "fake"}, "model_info": {}})
+                    return self.reply(404, {"error": f"model '{name}' not found"})
                 with outer.lock:
                     outer.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
                     scripted = outer.script.popleft() if outer.script else None

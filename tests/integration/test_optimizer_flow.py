@@ -64,3 +64,32 @@ def test_cli_optimize(prefect_harness, fake_ollama, tmp_path, capsys):
     assert "generated 8 strategies" in capsys.readouterr().out
     assert main(["optimize", "--setup", SETUP, "--optimizer", "nope", "--symbol", "BTCUSDT"]) == 2
     assert capsys.readouterr().err.strip() == "btk optimize: optimizer 'nope' not found"
+
+
+def test_btk_optimize_without_ollama_fails_in_seconds_with_one_line(tmp_path):
+    """The command as a user runs it with no model server: two quick retries, then one line naming the host."""
+    import os
+    import socket
+    import subprocess
+    import time
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        host = f"http://127.0.0.1:{s.getsockname()[1]}"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OLLAMA_HOST": host, "PYTHONPATH": str(root), "PREFECT_HOME": str(tmp_path / "prefect")}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "optimize", "--setup", SETUP, "--optimizer",
+                           "llm-synthetic", "--symbol", "BTCUSDT", "--module-dir", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line
+    assert done.stderr.startswith(f"btk optimize: cannot reach Ollama at {host}")
+    assert "Traceback" not in done.stdout + done.stderr and elapsed < 20
+
+
+def test_an_unreachable_ollama_is_not_retried_by_the_flow():
+    from btk_core.errors import wrap_user_error
+    from btk_core.optimizer.llm import OllamaUnreachableError
+    from flows.optimizer import is_transient
+    assert not is_transient(wrap_user_error(OllamaUnreachableError("cannot reach Ollama at x"), where="get_prompt"))

@@ -16,7 +16,8 @@ def test_defaults_are_the_spec_table():
     assert d["CC_CANDLE_BLOCK_SIZE"] == 1000
     assert d["CC_PERSIST_BASE_DIR"] == "./dump/data"
     assert d["CC_LIVE_HEARTBEAT_TICKS"] == 15  # SPEC §20: issue 13 (heartbeat line)
-    assert len(d) == 28
+    assert d["CC_OPTIMIZER_MAX_PROMPT_TOKENS"] == 8000  # issue 17 (prompts that fit the model)
+    assert len(d) == 29
 
 
 def test_exact_message_of_the_spec_example():
