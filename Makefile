@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install bench clean
+.PHONY: demo test test-llm lint install bench clean
 
 demo: $(STAMP)
 	$(BIN)/btk demo
@@ -19,6 +19,11 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# only the real-model lane (also part of `make test`): SmolLM2-135M behind an Ollama-compatible server over
+# node-llama-cpp; needs node and npm, downloads ~190 MB into .cache/llm on its first run
+test-llm: $(STAMP)
+	$(BIN)/python -m pytest -m real_llm $(PYTEST_ARGS)
 
 # ruff, mypy and the import contracts (engine imports no Prefect; flows use public modules only)
 lint: $(STAMP)
@@ -46,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
 
 clean:
-	rm -rf $(VENV) dump .pytest_cache
+	rm -rf $(VENV) dump .pytest_cache .cache

@@ -52,3 +52,11 @@ def redis_server(tmp_path_factory):
     server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test harness for the whole session (ephemeral API on a temporary database)."""
+    from prefect.testing.utilities import prefect_test_harness
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,9 +1,0 @@
-"""One Prefect test harness for the whole session (ephemeral API on a temporary database)."""
-import pytest
-
-
-@pytest.fixture(scope="session")
-def prefect_harness():
-    from prefect.testing.utilities import prefect_test_harness
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
