@@ -98,3 +98,24 @@ def test_optimizer_flow_end_to_end_on_the_real_model(ollama_env, prefect_harness
     for error in walker["first_errors"]:
         assert "LLM answer" in error or "Invalid signal" in error, error
     bt.reset_all()
+
+
+def test_a_client_that_goes_away_stops_the_generation(real_ollama):
+    """A streamed answer whose client disconnects stops at once instead of generating to the token cap."""
+    import http.client
+    import time
+    before = len(calls(real_ollama))
+    host, port = real_ollama.host.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("POST", "/api/generate", json.dumps({
+        "model": real_ollama.model, "prompt": "Write a long story about markets.", "stream": True,
+        "options": {"num_predict": 500, "temperature": 0.8}}), {"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    assert json.loads(answer.readline())["done"] is False  # it started
+    connection.sock.close()
+    connection.close()
+    deadline = time.monotonic() + 30
+    while len(calls(real_ollama)) == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    last = calls(real_ollama)[-1]
+    assert last["stop"] == "abort" and last["eval_count"] < 500
