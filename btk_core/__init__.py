@@ -85,6 +85,7 @@ from .registry import (
     list_sizings,
     list_strategies,
     list_walkers,
+    strategy_variants,
 )
 from .reports.api import Heat, Partial, Performance, Risk, Schedule
 from .reports.signal_dump import dump_signal

@@ -13,16 +13,20 @@ from .atomic import atomic_write
 from .errors import AlreadyRunningError, BtkError, UnknownNameError
 from .exchanges.datafiles import DataFileCheck, Downloaded, check_candle_files, download_candles
 from .fmt import describe_result, iso, safe_name, to_ms
-from .intervals import CANDLE_INTERVAL_MS
+from .intervals import CANDLE_INTERVAL_MS, INTERVAL_MS
 from .modes.walker import best_by_metric, finite
 from .optimizer.llm import OllamaUnreachableError, check_ollama
+from .params import choose
 from .persist.lock import PairLock
-from .registry import lookup
-from .reports.documents import pair_file, portfolio_note
+from .registry import lookup, lookup_family
+from .reports.documents import pair_file, portfolio_note, sweep_report, walk_forward_report
+from .reports.plots import sweep_heatmap_png
 from .reports.render import dump
 from .reports.writers import write_backtest, write_heatmap, write_walker
 from .schemas import WALKER_METRICS
 from .stats import Span, backtest_statistics, heatmap_statistics
+from .walkforward import daily_rate, efficiency_ratio
+from .walkforward import windows as walk_forward_windows
 
 #: The statistics of a backtest that flows pass around and rank by (SPEC §13.1).
 STAT_FIELDS = ("total_signals", "win_count", "loss_count", "win_rate", "avg_pnl", "total_pnl", "std_dev",
@@ -55,5 +59,6 @@ __all__ = [
     "UnknownNameError", "WALKER_METRICS", "atomic_write", "backtest_statistics", "best_by_metric",
     "check_candle_files", "describe_result", "download_candles", "dump", "finite", "heatmap_statistics", "iso",
     "lookup", "now_ms", "pair_file", "portfolio_note", "safe_name", "to_ms", "write_backtest", "write_heatmap",
-    "write_walker",
+    "write_walker", "choose", "lookup_family", "sweep_report", "sweep_heatmap_png", "INTERVAL_MS", "daily_rate",
+    "efficiency_ratio", "walk_forward_windows", "walk_forward_report",
 ]

@@ -9,7 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .errors import DuplicateNameError, UnknownNameError
+from .errors import DuplicateNameError, SchemaValidationError, UnknownNameError
+from .params import StrategyFamily, variant_base
 from .schemas import (
     ExchangeSchema,
     FrameSchema,
@@ -24,6 +25,7 @@ S = TypeVar("S")
 _KINDS = ("exchange", "strategy", "frame", "risk", "sizing", "walker", "optimizer")
 _lock = threading.Lock()
 _schemas: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
+_families: dict[str, StrategyFamily] = {}  # parameterised strategies; their variants join _schemas when looked up
 
 
 def _register(kind: str, name: str, schema: S) -> S:
@@ -36,11 +38,43 @@ def _register(kind: str, name: str, schema: S) -> S:
 
 
 def lookup(kind: str, name: str) -> Any:
-    """The registered schema of ``kind`` called ``name``."""
+    """The registered schema of ``kind`` called ``name``; a variant of a parameterised strategy
+    (``sma[fast=10,slow=40]``) is built and registered on its first lookup."""
     try:
         return _schemas[kind][name]
     except KeyError:
-        raise UnknownNameError(f"{kind} '{name}' not found") from None
+        pass
+    if kind == "strategy":
+        return _variant(name)
+    raise UnknownNameError(f"{kind} '{name}' not found")
+
+
+def _variant(name: str) -> StrategySchema:
+    family = _families.get(variant_base(name) or name)
+    if family is None:
+        raise UnknownNameError(f"strategy '{name}' not found")
+    if name == family.strategy_name:
+        example = family.variant_name(family.first())
+        raise UnknownNameError(f"strategy '{name}' has parameters {list(family.params)}: name a variant such as "
+                               f"'{example}'")
+    schema = family.build(family.parse(name))
+    with _lock:
+        return _schemas["strategy"].setdefault(schema.strategy_name, schema)
+
+
+def lookup_family(name: str) -> StrategyFamily:
+    """The parameterised strategy ``name`` (``UnknownNameError`` if there is none)."""
+    try:
+        return _families[name]
+    except KeyError:
+        raise UnknownNameError(f"parameterised strategy '{name}' not found (add_strategy(..., make=, params=))") \
+            from None
+
+
+def strategy_variants(strategy_name: str) -> list[str]:
+    """Every variant name of a parameterised strategy's grid that satisfies its constraint."""
+    family = lookup_family(strategy_name)
+    return [family.variant_name(values) for values in family.combinations()]
 
 
 def _listing(kind: str) -> list[Any]:
@@ -53,6 +87,7 @@ def clear_registry() -> None:
     with _lock:
         for table in _schemas.values():
             table.clear()
+        _families.clear()
 
 
 def add_exchange(*, exchange_name: str, get_candles: Callable[..., Any], format_price: Any = None,
@@ -67,11 +102,30 @@ def add_exchange(*, exchange_name: str, get_candles: Callable[..., Any], format_
 def add_strategy(*, strategy_name: str, interval: str, get_signal: Callable[..., Any] | None = None,
                  risk_name: str | None = None, risk_list: Any = None, note: str | None = None,
                  callbacks: Any = None, get_signals: Callable[..., Any] | None = None,
-                 lookback: int = 200) -> StrategySchema:
+                 lookback: int = 200, make: Callable[..., Any] | None = None, params: Any = None,
+                 constraint: Callable[..., bool] | None = None) -> StrategySchema | StrategyFamily:
     """Register a strategy whose ``get_signal(symbol, when)`` is called at most once per ``interval``, or
     whose ``get_signals(symbol, candles)`` returns a DataFrame of signals indexed by decision time (ms):
     a backtest calls it once with the frame's ``interval`` candles (``lookback`` candles of history
-    first), live calls it with the last ``lookback`` closed candles and uses the row of the tick."""
+    first), live calls it with the last ``lookback`` closed candles and uses the row of the tick.
+
+    With ``make`` and ``params`` instead, register a parameterised strategy: ``make(values)`` returns the
+    ``get_signal`` of one combination (or a mapping with ``get_signal`` or ``get_signals``), ``params`` maps
+    each parameter to its values, ``constraint(values)`` excludes combinations; each combination is the
+    strategy ``name[p1=v1,p2=v2]`` (see ``strategy_variants``)."""
+    if make is not None or params is not None:
+        if get_signal is not None or get_signals is not None:
+            raise SchemaValidationError("Invalid strategy:\ngive either make and params, or get_signal / get_signals")
+        family = StrategyFamily.create(strategy_name=strategy_name, interval=interval, make=make, params=params,
+                                       constraint=constraint, risk_name=risk_name, risk_list=risk_list, note=note,
+                                       callbacks=callbacks, lookback=lookback)
+        with _lock:
+            if strategy_name in _families or strategy_name in _schemas["strategy"]:
+                raise DuplicateNameError(f"strategy '{strategy_name}' already exists")
+            _families[strategy_name] = family
+        return family
+    if strategy_name in _families:
+        raise DuplicateNameError(f"strategy '{strategy_name}' already exists")
     schema = StrategySchema(strategy_name, interval, get_signal, risk_name, risk_list, note, callbacks,
                             get_signals, lookback)
     return _register("strategy", strategy_name, schema)

@@ -1,8 +1,12 @@
-"""Demo setup: the synthetic exchange, three strategies of different styles and a one-month frame.
+"""Demo setup: the synthetic exchange, three strategies of different styles and a one-month frame, and
+``sma_grid``, a parameterised SMA cross in batch form for ``btk sweep`` and ``btk walk-forward``.
 
 Importing this module registers everything; ``btk demo`` and the tests use it.
 """
 from datetime import UTC, datetime
+from functools import partial
+
+import numpy as np
 
 from btk_core import add_frame, add_risk, add_strategy, add_walker, get_average_price, get_candles
 from btk_core.exchanges import add_synthetic_exchange
@@ -73,6 +77,33 @@ def at_most_two_positions(payload):
     return None
 
 
+def rolling_mean(values, n):
+    """``out[k]`` = mean of ``values[k-n+1..k]`` (NaN before ``n`` values)."""
+    out = np.full(len(values), np.nan)
+    if len(values) >= n:
+        out[n - 1:] = np.convolve(values, np.ones(n) / n, mode="valid")
+    return out
+
+
+def sma_grid_signals(symbol, candles, fast, slow, hold):
+    """Batch form of an SMA cross on 5m closes: long when SMA ``fast`` crosses above SMA ``slow``, short when it
+    crosses below; TP 1.2 %, SL 0.8 %, at most ``hold`` minutes. One numpy pass for the whole frame."""
+    import pandas as pd
+    close = candles.close
+    f, s = rolling_mean(close, fast), rolling_mean(close, slow)
+    up = np.zeros(len(close), dtype=bool)
+    down = np.zeros(len(close), dtype=bool)
+    up[1:] = (f[1:] > s[1:]) & (f[:-1] <= s[:-1])
+    down[1:] = (f[1:] < s[1:]) & (f[:-1] >= s[:-1])
+    k = np.flatnonzero(up | down)
+    long = up[k]
+    price = close[k]
+    return pd.DataFrame({"position": np.where(long, "long", "short"),
+                         "price_take_profit": np.where(long, price * 1.012, price * 0.988),
+                         "price_stop_loss": np.where(long, price * 0.992, price * 1.008),
+                         "minute_estimated_time": hold}, index=candles.timestamp[k] + 300_000)
+
+
 add_synthetic_exchange(EXCHANGE)
 add_risk(risk_name="breakout_book", validations=[at_most_two_positions], note=at_most_two_positions.__doc__)
 add_strategy(strategy_name="sma_cross", interval="5m", get_signal=sma_cross, note=sma_cross.__doc__)
@@ -81,4 +112,8 @@ add_strategy(strategy_name="breakout", interval="1h", get_signal=breakout, note=
              risk_name="breakout_book")
 add_frame(frame_name=FRAME, interval="1m", start_date=datetime(2024, 6, 1, tzinfo=UTC),
           end_date=datetime(2024, 7, 1, tzinfo=UTC))
+add_strategy(strategy_name="sma_grid", interval="5m",
+             make=lambda p: {"get_signals": partial(sma_grid_signals, **p), "lookback": p["slow"] + 1},
+             params={"fast": [5, 10, 20], "slow": [20, 40, 80], "hold": [120, 240]},
+             constraint=lambda p: p["fast"] < p["slow"], note="SMA cross in batch form, for sweeps")
 add_walker(walker_name=WALKER, exchange_name=EXCHANGE, frame_name=FRAME, strategies=STRATEGIES, metric="sharpe_ratio")

@@ -39,6 +39,34 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--lookahead-samples", type=int, default=50, metavar="N",
                           help="decision times per symbol on which batch strategies are checked for look-ahead "
                                "(default 50; 0 skips the check)")
+    for name, flow_help, description in (
+            ("sweep", "backtest every combination of a parameterised strategy and rank them",
+             "Run sweep_flow: the combinations of a strategy registered with make= and params= (the whole grid, a "
+             "random sample or an Optuna search) on symbols x a frame, in mapped batches; a ranking by the metric "
+             "averaged over the symbols, a heatmap over two parameters, reports and artifacts."),
+            ("walk-forward", "choose parameters on rolling training windows, trade them on the test windows after",
+             "Run walk_forward_flow: on each training window pick the best combination by the metric (from trades "
+             "closed by the window's end), trade it on the following test window, stitch the out-of-sample "
+             "trades; per-window table, out-of-sample statistics and the efficiency ratio.")):
+        command = sub.add_parser(name, help=flow_help, description=description)
+        command.add_argument("--setup", required=True, help="module path or .py file registering the strategy")
+        command.add_argument("--strategy", required=True, help="a strategy registered with make= and params=")
+        command.add_argument("--symbols", required=True, type=_csv, help="comma-separated symbols")
+        command.add_argument("--exchange", required=True, help="exchange name")
+        command.add_argument("--frame", required=True, help="frame name")
+        command.add_argument("--metric", default="sharpe_ratio", help="ranking metric (default sharpe_ratio)")
+        command.add_argument("--search", default="grid", choices=["grid", "random", "optuna"])
+        command.add_argument("--samples", type=int, help="combinations to try (random, optuna)")
+        command.add_argument("--seed", type=int, default=0)
+        command.add_argument("--batch-size", type=int, help="combinations per task (default: about 16 tasks)")
+        command.add_argument("--task-runner", default="thread", choices=["thread", "process", "dask"])
+        command.add_argument("--dask-address", help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
+        command.add_argument("--report-dir", default="./dump")
+        if name == "walk-forward":
+            command.add_argument("--train", required=True, type=_days, help="training window, e.g. 7d, 36h")
+            command.add_argument("--test", required=True, type=_days, help="test window, e.g. 2d")
+            command.add_argument("--step", type=_days, help="how far windows move (default: the test window)")
+            command.add_argument("--anchored", action="store_true", help="training windows all start at the frame")
     walker = sub.add_parser("walker", help="rank a registered walker's strategies on symbols",
                             description="Run walker_flow: Walker.run on each symbol, reports and artifacts.")
     walker.add_argument("--setup", required=True)
@@ -145,6 +173,50 @@ def _backtest(args: argparse.Namespace) -> int:
     finally:
         stop()
     print_summary(summary, args.metric)
+    return 0
+
+
+def _days(text: str) -> float:
+    """``7d``, ``36h``, ``90m`` or a plain number of days."""
+    units = {"d": 1.0, "h": 1 / 24, "m": 1 / 1440}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a duration like 7d, 36h or 90m, got {text!r}") from None
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from flows.sweep import sweep_flow
+    summary = sweep_flow(args.setup, args.strategy, args.symbols, args.exchange, args.frame, metric=args.metric,
+                         search=args.search, samples=args.samples, seed=args.seed, batch_size=args.batch_size,
+                         task_runner=args.task_runner, dask_address=args.dask_address, report_dir=args.report_dir)
+    print(f"\n{summary['tried']} combinations of {args.strategy} on {', '.join(args.symbols)}, by {args.metric} "
+          f"(mean over the symbols):")
+    for k, row in enumerate(summary["ranking"][:10], 1):
+        value = "N/A" if row["metric"] is None else format(row["metric"], ".3f")
+        ret = "N/A" if row["compounded_return"] is None else format(row["compounded_return"], "+.2f") + "%"
+        print(f"{k:>3}. {row['strategy']:<44} {value:>8}  compounded {ret:>9}  trades {row['trades']}")
+    print(f"report: {summary['report']}")
+    return 0
+
+
+def _walk_forward(args: argparse.Namespace) -> int:
+    from flows.walk_forward import walk_forward_flow
+    summary = walk_forward_flow(args.setup, args.strategy, args.symbols, args.exchange, args.frame,
+                                train_days=args.train, test_days=args.test, step_days=args.step,
+                                anchored=args.anchored, metric=args.metric, search=args.search, samples=args.samples,
+                                seed=args.seed, batch_size=args.batch_size, task_runner=args.task_runner,
+                                dask_address=args.dask_address, report_dir=args.report_dir)
+    print(f"\n{len(summary['windows'])} windows, chosen by {args.metric} on each training window:")
+    for w in summary["windows"]:
+        test = "N/A" if w["test_return"] is None else format(w["test_return"], "+.2f") + "%"
+        print(f"{w['window']:>3}. {w['variant']:<44} test return {test:>9}  trades {w['test_trades']}")
+    ratio = summary["efficiency_ratio"]
+    print("out of sample: " + ", ".join(
+        f"{s} {'N/A' if st['compounded_return'] is None else format(st['compounded_return'], '+.2f') + '%'}"
+        for s, st in summary["out_of_sample"].items())
+          + f"; efficiency ratio {'N/A' if ratio is None else format(ratio, '.2f')}")
+    print(f"report: {summary['report']}")
     return 0
 
 
@@ -296,7 +368,8 @@ def _optimize(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": _demo, "backtest": _backtest, "walker": _walker, "live": _live, "optimize": _optimize,
+COMMANDS = {"demo": _demo, "backtest": _backtest, "sweep": _sweep, "walk-forward": _walk_forward,
+            "walker": _walker, "live": _live, "optimize": _optimize,
             "report": _report, "data": _data, "serve": _serve}
 
 

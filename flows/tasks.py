@@ -85,21 +85,49 @@ def artifact_key(*parts: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower())).strip("-")[:100]
 
 
-def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+def run_cache_key(kind: str, setup: str, pairs: list[list[str]], exchange_name: str, frame_name: str,
+                  *extra: Any) -> str | None:
+    """The cache key of backtests of ``pairs`` on a frame: the result format, the code, the exchange's
+    fingerprint of the data, the pairs, the frame and the whole config (``None``: not cacheable)."""
     import btk_core as bt
     from btk_core.orchestration import data_fingerprint, lookup, now_ms
-    load_setup(parameters["setup"])
-    if lookup("frame", parameters["frame_name"]).end_ms > now_ms():
+    load_setup(setup)
+    if lookup("frame", frame_name).end_ms > now_ms():
         return None
-    pairs, exchange_name = parameters["pairs"], parameters["exchange_name"]
     intervals = ["1m", *(lookup("strategy", g).interval for _, g in pairs)]
-    data = data_fingerprint([s for s, _ in pairs], intervals, exchange_name, parameters["frame_name"])
+    data = data_fingerprint([s for s, _ in pairs], intervals, exchange_name, frame_name)
     if data is None:
         _warn_uncached(exchange_name)
         return None
-    material = json.dumps([RESULT_FORMAT, setup_digest(parameters["setup"]), data, pairs, exchange_name,
-                           parameters["frame_name"], bt.get_config()], sort_keys=True, default=str)
-    return "btk-backtest-" + hashlib.sha256(material.encode()).hexdigest()
+    frame = lookup("frame", frame_name)
+    material = json.dumps([RESULT_FORMAT, setup_digest(setup), data, pairs, exchange_name, frame_name, frame.start_ms,
+                           frame.end_ms, frame.interval, bt.get_config(), *extra], sort_keys=True, default=str)
+    return f"btk-{kind}-" + hashlib.sha256(material.encode()).hexdigest()
+
+
+def backtest_cache_key(context: Any, parameters: dict[str, Any]) -> str | None:
+    return run_cache_key("backtest", parameters["setup"], parameters["pairs"], parameters["exchange_name"],
+                         parameters["frame_name"])
+
+
+def window_frame(frame_name: str, start_ms: int | None, end_ms: int | None) -> str:
+    """``frame_name`` itself, or the window ``[start_ms, end_ms]`` of it as a frame of the same interval,
+    registered under a name made of its bounds (every worker registers the same one)."""
+    import btk_core as bt
+    from btk_core.orchestration import UnknownNameError, lookup
+    if start_ms is None or end_ms is None:
+        return frame_name
+    name = f"{frame_name}@{start_ms}-{end_ms}"
+    try:
+        lookup("frame", name)
+    except UnknownNameError:
+        base = lookup("frame", frame_name)
+        try:
+            bt.add_frame(frame_name=name, interval=base.interval, start_date=start_ms, end_date=end_ms,
+                         note=f"window of {frame_name}")
+        except bt.DuplicateNameError:
+            pass  # another thread of this worker registered it first
+    return name
 
 
 _uncached: set[str] = set()

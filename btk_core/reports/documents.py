@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .. import config
@@ -251,3 +252,48 @@ def walker_report(meta: dict[str, Any], strategies: list[dict[str, Any]], image:
                                "Sharpe Ratio", "Std Dev"], top_rows=top_rows,
                   signal_headers=["Strategy", "Signal ID", "Symbol", "Position", "PNL (net)", "Close Reason",
                                   "Open Time", "Close Time"], signal_rows=signal_rows, image=image)
+
+
+def sweep_report(summary: dict[str, Any], image: str | None = None, top: int = 20) -> str:
+    """A parameter sweep's ranking (from ``sweep_flow``'s summary): the best first, then the table."""
+    metric, ranking = summary["metric"], summary["ranking"]
+    names = list(summary["params"])
+    rows = [[k, r["strategy"], *(num(r["params"][n]) for n in names), fixed(r["metric"], 3),
+             pct(r["compounded_return"]), fixed(r["max_drawdown"], 2, "%"), r["trades"]]
+            for k, r in enumerate(ranking[:top], 1)]
+    best_names = [r["strategy"] for r in ranking[:5]]
+    by_pair = {(row["strategy"], row["symbol"]): row["stats"] for row in summary["rows"]}
+    symbol_rows = [[v, s, fixed(by_pair[(v, s)].get(metric), 3), pct(by_pair[(v, s)].get("compounded_return")),
+                    by_pair[(v, s)]["total_signals"]] for v in best_names for s in summary["symbols"]
+                   if (v, s) in by_pair]
+    space = 1
+    for values in summary["params"].values():
+        space *= len(values)
+    return render("sweep.md.j2", **{k: summary[k] for k in ("strategy", "exchange_name", "frame_name", "symbols",
+                                                             "search", "tried", "metric")},
+                  space=space, best=ranking[0] if ranking else None, shown=min(top, len(ranking)),
+                  headers=["Rank", "Variant", *names, metric, "Compounded", "Max DD", "Trades"], rows=rows,
+                  image=image, axes=sweep_axes(summary), per_symbol_count=len(best_names),
+                  symbol_headers=["Variant", "Symbol", metric, "Compounded", "Trades"], symbol_rows=symbol_rows)
+
+
+def sweep_axes(summary: dict[str, Any]) -> list[str]:
+    """The two parameters a sweep's heatmap spreads over: the first two with more than one value."""
+    return [name for name, values in summary["params"].items() if len(values) > 1][:2]
+
+
+def walk_forward_report(summary: dict[str, Any]) -> str:
+    """A walk-forward's windows and its stitched out-of-sample figures (from ``walk_forward_flow``)."""
+    metric = summary["metric"]
+    oos_rows = [[s, st["total_signals"], pct(st["compounded_return"]), fixed(st["max_drawdown"], 2, "%"),
+                 fixed(st["sharpe_ratio"], 3), fixed(st["daily_sharpe"], 3), fixed(st["win_rate"], 1, "%"),
+                 pct(st["buy_and_hold_return"]), f"[report]({Path(summary['symbol_reports'][s]).name})"]
+                for s, st in summary["out_of_sample"].items()]
+    window_rows = [[w["window"], iso(w["train_start"])[:16], iso(w["test_start"])[:16], iso(w["test_end"])[:16],
+                    w["variant"], fixed(w["train_metric"], 3), fixed(w["test_metric"], 3), pct(w["train_return"]),
+                    pct(w["test_return"]), w["test_trades"]] for w in summary["windows"]]
+    return render("walk_forward.md.j2", **summary, oos_rows=oos_rows, window_rows=window_rows,
+                  oos_headers=["Symbol", "Trades", "Compounded", "Max DD", "Sharpe", "Daily Sharpe", "Win Rate",
+                               "Buy and Hold", "Report"],
+                  window_headers=["Window", "Train from", "Test from", "Test to", "Chosen", f"Train {metric}",
+                                  f"Test {metric}", "Train return", "Test return", "Test trades"])

@@ -159,3 +159,41 @@ def walker_png(names: Sequence[str], values: Sequence[float | None], metric: str
     ax.tick_params(axis="x", labelsize=8)
     ax.set_title(f"{metric_label(metric)} on {where}: best {best or 'N/A'}", fontsize=10)
     return _save(fig, directory, file_name)
+
+
+def sweep_heatmap_png(summary: Any, directory: str, file_name: str) -> str | None:
+    """The sweep's metric over two parameters (averaged over the other parameters and the symbols), on a
+    diverging scale centred on 0, the best cell outlined; ``None`` without two varying parameters or values."""
+    from ..reports.documents import sweep_axes
+    axes = sweep_axes(summary)
+    if len(axes) < 2:
+        return None
+    x_name, y_name = axes
+    xs, ys = summary["params"][x_name], summary["params"][y_name]
+    cells: dict[tuple[int, int], list[float]] = {}
+    for r in summary["ranking"]:
+        if r["metric"] is not None:
+            cells.setdefault((xs.index(r["params"][x_name]), ys.index(r["params"][y_name])), []).append(r["metric"])
+    if not cells:
+        return None
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for (i, j), values in cells.items():
+        grid[j, i] = float(np.mean(values))
+    plt = _pyplot()
+    reach = float(np.nanmax(np.abs(grid))) or 1.0
+    fig, ax = plt.subplots(figsize=(1.1 * len(xs) + 2.2, 0.6 * len(ys) + 1.6), layout="constrained")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap="RdYlGn", vmin=-reach, vmax=reach, aspect="auto", origin="lower")
+    best = np.unravel_index(np.nanargmax(grid), grid.shape)
+    for j in range(len(ys)):
+        for i in range(len(xs)):
+            text = "excluded" if np.isnan(grid[j, i]) else f"{grid[j, i]:.2f}"
+            ax.text(i, j, text, ha="center", va="center", fontsize=8,
+                    fontweight="bold" if (j, i) == best else "normal")
+    ax.add_patch(plt.Rectangle((best[1] - 0.5, best[0] - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=2))
+    ax.set_xticks(range(len(xs)), [str(x) for x in xs], fontsize=8)
+    ax.set_yticks(range(len(ys)), [str(y) for y in ys], fontsize=8)
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    fig.colorbar(image, ax=ax, shrink=0.8).set_label(metric_label(summary["metric"]) + " (mean)")
+    ax.set_title(f"{summary['strategy']}: {metric_label(summary['metric'])} by {x_name} and {y_name}", fontsize=10)
+    return _save(fig, directory, file_name)
