@@ -15,6 +15,9 @@ from __future__ import annotations
 import json
 import math
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +68,22 @@ def run_variants(setup: str, variants: list[str], symbols: list[str], exchange_n
     frame = window_frame(frame_name, start_ms, end_ms)
     rows = []
     for variant in variants:
-        if lookup("strategy", variant).risk_names and len(symbols) > 1:
-            list(bt.Backtest.run_portfolio([(s, variant) for s in symbols], exchange_name=exchange_name,
-                                           frame_name=frame))
-        else:
-            for symbol in symbols:
-                list(bt.Backtest.run(symbol, strategy_name=variant, exchange_name=exchange_name, frame_name=frame))
+        with pairs_held([(s, variant) for s in symbols]):  # a pair runs once at a time in a process
+            if lookup("strategy", variant).risk_names and len(symbols) > 1:
+                list(bt.Backtest.run_portfolio([(s, variant) for s in symbols], exchange_name=exchange_name,
+                                               frame_name=frame))
+                results = {s: bt.Backtest.get_data(s, variant) for s in symbols}
+            else:
+                results = {}
+                for symbol in symbols:
+                    list(bt.Backtest.run(symbol, strategy_name=variant, exchange_name=exchange_name,
+                                         frame_name=frame))
+                    results[symbol] = bt.Backtest.get_data(symbol, variant)
+            spans = {s: bt.Backtest.get_span(s, variant) for s in symbols}
         for symbol in symbols:
-            stats = bt.Backtest.get_data(symbol, variant)
+            stats = results[symbol]
             if cutoff_ms is not None:
-                span = bt.Backtest.get_span(symbol, variant)
+                span = spans[symbol]
                 stats = backtest_statistics([r for r in stats.signal_list if r.close_timestamp <= cutoff_ms],
                                             None if span is None else Span(span.start, cutoff_ms, span.first_close))
             row: dict[str, Any] = {"strategy": variant, "symbol": symbol,
@@ -83,6 +92,22 @@ def run_variants(setup: str, variants: list[str], symbols: list[str], exchange_n
                 row["closed"] = [closed_to_json(r) for r in stats.signal_list]
             rows.append(row)
     return rows
+
+
+_pair_locks: dict[tuple[str, str], threading.Lock] = {}
+_pair_locks_guard = threading.Lock()
+
+
+@contextmanager
+def pairs_held(pairs: list[tuple[str, str]]) -> Iterator[None]:
+    """Hold the pairs' locks (in sorted order): the engine keeps one run and one result per pair in a process,
+    and a walk-forward runs the same pair on several windows at once on a thread runner."""
+    with _pair_locks_guard:
+        locks = [_pair_locks.setdefault(pair, threading.Lock()) for pair in sorted(set(pairs))]
+    with ExitStack() as stack:
+        for lock in locks:
+            stack.enter_context(lock)
+        yield
 
 
 def score(rows: list[dict[str, Any]], metric: str) -> dict[str, dict[str, Any]]:
@@ -157,7 +182,7 @@ def optuna_search(runner: Any, setup: str, strategy: str, symbols: list[str], ex
                   metric: str, samples: int, seed: int, parallel: int) -> list[dict[str, Any]]:
     """Bayesian search (Optuna's TPE sampler) in rounds of ``parallel`` trials, each a mapped task."""
     try:
-        import optuna  # type: ignore[import-not-found]
+        import optuna
     except ImportError as exc:
         raise ValueError("search 'optuna' needs the sweep extra: pip install 'btk[sweep]'") from exc
     from btk_core.orchestration import lookup_family
