@@ -9,6 +9,7 @@ never breaks the run: its exception is logged and reported on ``listen_error``
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -116,9 +117,35 @@ risk = topics["risk"]
 ping = topics["ping"]
 
 
+#: Errors of one kind (same type and text once numbers are blanked) logged in full before they are only counted.
+LOGGED_REPEATS = 5
+#: Then every this many repeats one line says how many there were.
+REPEAT_REPORT_EVERY = 1000
+_NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
+_repeats: dict[str, int] = {}
+
+
+def log_error(exc: BaseException) -> None:
+    """Log an error; a kind that repeats (a strategy rejected at every step of a sweep) is logged
+    ``LOGGED_REPEATS`` times in full, then counted, with a line every ``REPEAT_REPORT_EVERY``: thousands of
+    identical lines would bury everything else and flood a Prefect run's log. Listeners still get every one."""
+    name = type(exc).__name__
+    if len(_repeats) > 10_000:
+        _repeats.clear()
+    key = name + ":" + _NUMBERS.sub("#", str(exc))
+    count = _repeats[key] = _repeats.get(key, 0) + 1
+    if count <= LOGGED_REPEATS:
+        log.error("%s: %s", name, exc)
+        if count == LOGGED_REPEATS:
+            log.error("%s: the error above has now repeated %d times; more like it are counted, and logged once "
+                      "every %d (listen_error sees each)", name, count, REPEAT_REPORT_EVERY)
+    elif count % REPEAT_REPORT_EVERY == 0:
+        log.error("%s repeated %d times, latest: %s", name, count, exc)
+
+
 def emit_error(exc: BaseException) -> None:
     """Log a recoverable error and deliver it to ``listen_error``."""
-    log.error("%s: %s", type(exc).__name__, exc)
+    log_error(exc)
     for listener in error.listeners:
         try:
             listener(exc)
@@ -137,7 +164,8 @@ def report_listener_failure(topic: str, event: Any, exc: Exception) -> None:
 
 
 def reset_listeners() -> None:
-    """Unsubscribe everybody (tests)."""
+    """Unsubscribe everybody and forget error repeats (tests)."""
+    _repeats.clear()
     for topic in topics.values():
         topic.clear()
 

@@ -65,3 +65,22 @@ def test_every_listener_of_the_spec_exists_and_returns_unsubscribe():
     for name in names:
         assert callable(getattr(bt, f"listen_{name}")(lambda e: None))
         assert hasattr(bt, f"listen_{name}_once") == (name in with_once)
+
+
+def test_a_repeating_error_is_logged_five_times_then_counted(caplog):
+    import logging
+
+    from btk_core import events
+    from btk_core.errors import SignalValidationError
+    seen = []
+    events.listen_error(seen.append)
+    with caplog.at_level(logging.ERROR, "btk"):
+        for k in range(2500):
+            events.emit_error(SignalValidationError(f"Invalid signal for long position:\nLong: stop loss too close "
+                                                    f"to price_open (0.{k % 500:03d}%), minimum 0.5%"))
+        events.emit_error(ValueError("something else"))
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(seen) == 2501  # listeners get every one
+    assert len(lines) == 5 + 1 + 2 + 1  # five in full, the note, one line per 1000, the other error
+    assert "has now repeated 5 times" in lines[5] and "repeated 2000 times" in lines[7]
+    assert lines[-1] == "ValueError: something else"
