@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,8 +82,8 @@ def on_cluster(env: dict[str, str], tmp: Path, workers: int) -> float:
 
 def vectorbt_grid(data_path: str) -> float | str:
     code = r"""
-import time, numpy as np, pandas as pd, pyarrow.parquet as pq, vectorbt as vbt
-d = pq.read_table(%r).to_pandas()
+import sys, time, numpy as np, pandas as pd, pyarrow.parquet as pq, vectorbt as vbt
+d = pq.read_table(sys.argv[1]).to_pandas()
 close = pd.Series(d["close"].to_numpy(), index=pd.to_datetime(d["timestamp"], unit="ms"))
 c5 = close.resample("5min").last()
 t = time.perf_counter()
@@ -98,8 +97,8 @@ for w in widths:
     pf = vbt.Portfolio.from_signals(c5, entries, None, sl_stop=w / 100, tp_stop=w / 100, freq="5min")
     cols.append(pf.total_return())
 print(time.perf_counter() - t, sum(len(c) for c in cols))
-""" % data_path
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+"""
+    done = subprocess.run([sys.executable, "-c", code, data_path], capture_output=True, text=True)
     if done.returncode != 0:
         return "not installed" if "No module named 'vectorbt'" in done.stderr else done.stderr.strip()[-200:]
     seconds, columns = done.stdout.split()
