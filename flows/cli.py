@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--task-runner", default="thread", choices=["thread", "process", "dask"])
         command.add_argument("--dask-address", help="an existing Dask scheduler, e.g. tcp://10.0.0.5:8786")
         command.add_argument("--report-dir", default="./dump")
+        if name == "sweep":
+            command.add_argument("--heatmap", type=_csv, metavar="P1,P2",
+                                 help="the two parameters of the heatmap (default: the first two that vary)")
         if name == "walk-forward":
             command.add_argument("--train", required=True, type=_days, help="training window, e.g. 7d, 36h")
             command.add_argument("--test", required=True, type=_days, help="test window, e.g. 2d")
@@ -189,7 +192,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from flows.sweep import sweep_flow
     summary = sweep_flow(args.setup, args.strategy, args.symbols, args.exchange, args.frame, metric=args.metric,
                          search=args.search, samples=args.samples, seed=args.seed, batch_size=args.batch_size,
-                         task_runner=args.task_runner, dask_address=args.dask_address, report_dir=args.report_dir)
+                         task_runner=args.task_runner, dask_address=args.dask_address, report_dir=args.report_dir,
+                         heatmap=args.heatmap)
     print(f"\n{summary['tried']} combinations of {args.strategy} on {', '.join(args.symbols)}, by {args.metric} "
           f"(mean over the symbols):")
     for k, row in enumerate(summary["ranking"][:10], 1):

@@ -233,9 +233,10 @@ def write_sweep_report(summary: dict[str, Any], report_dir: str) -> str:
 def sweep_flow(setup: str, strategy: str, symbols: list[str], exchange_name: str, frame_name: str,
                metric: str = "sharpe_ratio", search: str = "grid", samples: int | None = None, seed: int = 0,
                batch_size: int | None = None, task_runner: str = "thread", dask_address: str | None = None,
-               report_dir: str = "./dump") -> dict[str, Any]:
+               report_dir: str = "./dump", heatmap: list[str] | None = None) -> dict[str, Any]:
     """Rank the combinations of ``strategy`` by ``metric`` averaged over ``symbols``; returns the ranking, the
-    report path and every row (variant, symbol, statistics)."""
+    report path and every row (variant, symbol, statistics). ``heatmap`` names the two parameters of the
+    picture (default: the first two with more than one value)."""
     from btk_core.orchestration import WALKER_METRICS, choose, lookup, lookup_family
     load_setup(setup)
     if metric not in WALKER_METRICS:
@@ -245,6 +246,8 @@ def sweep_flow(setup: str, strategy: str, symbols: list[str], exchange_name: str
     family = lookup_family(strategy)
     lookup("exchange", exchange_name)
     lookup("frame", frame_name)
+    if heatmap is not None and (len(heatmap) != 2 or not set(heatmap) <= set(family.params)):
+        raise ValueError(f"heatmap must name two of {list(family.params)}, got {heatmap!r}")
     symbols = list(symbols)
     with make_task_runner(task_runner, address=dask_address) as runner:
         if search == "optuna":
@@ -258,7 +261,7 @@ def sweep_flow(setup: str, strategy: str, symbols: list[str], exchange_name: str
     ranking = ranked(score(rows, metric))
     summary: dict[str, Any] = {"strategy": strategy, "params": {k: list(v) for k, v in family.params.items()},
                "symbols": symbols, "exchange_name": exchange_name, "frame_name": frame_name, "metric": metric,
-               "search": search, "tried": len(ranking),
+               "search": search, "tried": len(ranking), "heatmap": list(heatmap) if heatmap else None,
                "ranking": [{"strategy": v, "params": family.parse(v), **s} for v, s in ranking], "rows": rows}
     summary["report"] = write_sweep_report(summary, report_dir)
     report = Path(summary["report"])

@@ -278,7 +278,10 @@ def sweep_report(summary: dict[str, Any], image: str | None = None, top: int = 2
 
 
 def sweep_axes(summary: dict[str, Any]) -> list[str]:
-    """The two parameters a sweep's heatmap spreads over: the first two with more than one value."""
+    """The two parameters a sweep's heatmap spreads over: the ones asked for, else the first two with more
+    than one value."""
+    if summary.get("heatmap"):
+        return list(summary["heatmap"])
     return [name for name, values in summary["params"].items() if len(values) > 1][:2]
 
 

@@ -40,7 +40,7 @@ def test_a_grid_sweep_ranks_every_combination_like_direct_backtests(prefect_harn
 
     from flows.sweep import sweep_flow
     summary = sweep_flow(DEMO, "sma_grid", SYMBOLS, "synthetic", "june-2024", metric="compounded_return",
-                         batch_size=3, report_dir=str(tmp_path))
+                         batch_size=3, report_dir=str(tmp_path), heatmap=["slow", "hold"])
     assert summary["tried"] == len(bt.strategy_variants("sma_grid")) == 16
     metrics = [r["metric"] for r in summary["ranking"]]
     assert metrics == sorted(metrics, reverse=True)
@@ -49,7 +49,7 @@ def test_a_grid_sweep_ranks_every_combination_like_direct_backtests(prefect_harn
     report = Path(summary["report"])
     text = report.read_text()
     assert text.startswith("# Parameter Sweep: sma_grid") and f"## Best: {summary['ranking'][0]['strategy']}" in text
-    assert report.with_suffix(".png").is_file() and "](sma_grid_june-2024.png)" in text
+    assert report.with_suffix(".png").is_file() and "![compounded_return over slow and hold](sma_grid_june-2024.png)" in text
     assert json.loads(report.with_suffix(".json").read_text())["ranking"][0] == summary["ranking"][0]
     assert "](data:image/png;base64," in Artifact.get("btk-sweep-sma-grid-june-2024").data
     assert Artifact.get("btk-sweep-ranking-sma-grid-june-2024") is not None
