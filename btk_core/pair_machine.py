@@ -24,7 +24,14 @@ from .batch import SignalTable, compute_table, history
 from .candle_store import CandleStore
 from .context import RunContext
 from .errors import CandleDataError, SignalTimeoutError, SignalValidationError, wrap_user_error
-from .evaluate import activation_index, milestone_runs, milestones, percent_progress, position_hit, stop_loss_on
+from .evaluate import (
+    activation_index,
+    milestones,
+    percent_progress,
+    position_hit,
+    stop_loss_on,
+    window_milestones,
+)
 from .events import emit_error
 from .fmt import to_datetime
 from .guard import call_user
@@ -72,9 +79,9 @@ class PlanItem:
     price: float = 0.0
     reason: CloseReason = "time_expired"  # of a close
     error: Exception | None = None
-    #: milestones reached before this item that only the report store sees, recorded when it is applied:
-    #: runs of one side, ``(kind, levels, timestamps, prices)``
-    partials: tuple[tuple[Side, list[float], list[int], list[float]], ...] = ()
+    #: the candles ``[start, end)`` (open times) before this item whose milestones only the report store sees:
+    #: computed for all positions at once when the run ends (``flush_partials``)
+    quiet: tuple[int, int] | None = None
 
 
 class NoRisk:
@@ -130,6 +137,8 @@ class PairMachine:
         self.persistence = persistence
         self.sinks = sinks  # report stores: every result and risk rejection of the pair
         self.partial_log = partial_log  # the report store's milestones (SPEC §20.5)
+        #: positions whose milestones are computed at the end of the run: [row, start, end, fired profit, loss]
+        self.deferred: list[list[Any]] = []
         self.callbacks = strategy.callbacks
         self.mode_topic = events.signal_backtest if ctx.backtest else events.signal_live
         self.idle_callbacks = "on_tick" in self.callbacks or "on_idle" in self.callbacks
@@ -425,14 +434,37 @@ class PairMachine:
         for m in found:
             self._fire(m.kind, m.level, m.price, int(ts[m.candle]) + MINUTE_MS)
 
-    def _record_partials(self, partials: tuple[tuple[Side, list[float], list[int], list[float]], ...]) -> None:
-        """Milestones nobody but the report store sees: fired and recorded a run at a time, without a notice or
-        an object per event."""
-        row, log, exchange = self.pending, self.partial_log, self.exchange_name
-        for kind, levels, ats, prices in partials:
-            (self.fired_profit if kind == "profit" else self.fired_loss).update(levels)
-            if log is not None:
-                log.append((row, exchange, kind, levels, ats, prices), len(levels))
+    def _defer_partials(self, start: int, end: int) -> None:
+        """Milestones nobody but the report store sees are computed for every position of the run at once
+        (``flush_partials``); the windows of one position (a failed read splits its plan) are joined."""
+        row = self.pending
+        last = self.deferred[-1] if self.deferred else None
+        if last is not None and last[0] is row and last[2] == start:
+            last[2] = end
+        else:
+            self.deferred.append([row, start, end, frozenset(self.fired_profit), frozenset(self.fired_loss)])
+
+    def flush_partials(self) -> None:
+        """Compute the deferred milestones (one vectorised pass over the run's candles) and record them in the
+        report store, in time order. Called when the pair's run ends, while its candles are still loaded."""
+        if not self.deferred:
+            return
+        windows, self.deferred = self.deferred, []
+        if self.partial_log is None:
+            return
+        lo, hi = min(w[1] for w in windows), max(w[2] for w in windows)
+        blocks = [(ts, h, low) for ts, _o, h, low, _c, _v in self.store.iter_window(self.symbol, "1m", lo, hi)]
+        if not blocks:
+            return
+        ts = np.concatenate([b[0] for b in blocks])
+        high, low = np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks])
+        bounds = [(row, int(ts.searchsorted(a)), int(ts.searchsorted(b)), fp, fl) for row, a, b, fp, fl in windows]
+        runs = window_milestones(ts, high, low, bounds, self.cfg.CC_PARTIAL_PROFIT_LEVELS,
+                                 self.cfg.CC_PARTIAL_LOSS_LEVELS)
+        for (row, *_), found in zip(bounds, runs):
+            for kind, levels, ats, prices in found:
+                self.partial_log.append((row, self.exchange_name, kind, levels, [t + MINUTE_MS for t in ats],
+                                         prices), len(levels))
 
     def _user_flag(self) -> tuple[str | None] | None:
         """A pending cancel request wins over a stop (SPEC §19.6); ``(cancel_id,)`` or None."""
@@ -466,9 +498,8 @@ class PairMachine:
         end = min(expires_at, horizon)
         observed = self.partials_observed()
         fired_profit, fired_loss = set(self.fired_profit), set(self.fired_loss)
-        cursor = self.cursor
+        cursor = start = self.cursor
         items: list[PlanItem] = []
-        quiet: list[tuple[Side, list[float], list[int], list[float]]] = []  # seen by the report store only
         try:
             for ts, _o, high, low, _c, _v in self.store.iter_window(self.symbol, "1m", cursor, end - MINUTE_MS + 1):
                 hit = position_hit(row, high, low, cfg.CC_SAME_CANDLE_PRIORITY)
@@ -479,31 +510,27 @@ class PairMachine:
                                         fired_loss=fired_loss):
                         (fired_profit if m.kind == "profit" else fired_loss).add(m.level)
                         items.append(PlanItem(int(ts[m.candle]) + MINUTE_MS, m.kind, m.level, m.price))
-                elif stop:
-                    for run in milestone_runs(row, high[:stop], low[:stop], profit_levels=cfg.CC_PARTIAL_PROFIT_LEVELS,
-                                              loss_levels=cfg.CC_PARTIAL_LOSS_LEVELS, fired_profit=fired_profit,
-                                              fired_loss=fired_loss):
-                        (fired_profit if run.kind == "profit" else fired_loss).update(run.levels)
-                        quiet.append((run.kind, run.levels, (ts[run.candles] + MINUTE_MS).tolist(), run.price.tolist()))
                 if hit is not None:
-                    items.append(PlanItem(int(ts[hit.index]) + MINUTE_MS, "close", price=hit.price,
-                                          reason=hit.reason, partials=tuple(quiet)))
+                    hit_at = int(ts[hit.index])
+                    items.append(PlanItem(hit_at + MINUTE_MS, "close", price=hit.price, reason=hit.reason,
+                                          quiet=None if observed else (start, hit_at)))
                     return items
                 cursor = int(ts[-1]) + MINUTE_MS
+            quiet = None if observed else (start, cursor)
             if horizon >= expires_at:
                 price = self.store.vwap(self.symbol, expires_at)
-                items.append(PlanItem(expires_at, "close", price=price, reason="time_expired", partials=tuple(quiet)))
+                items.append(PlanItem(expires_at, "close", price=price, reason="time_expired", quiet=quiet))
             else:
-                items.append(PlanItem(cursor, "unresolved", partials=tuple(quiet)))
+                items.append(PlanItem(cursor, "unresolved", quiet=quiet))
         except CandleDataError as exc:
-            items.append(PlanItem(cursor, "error", error=exc, partials=tuple(quiet)))
+            items.append(PlanItem(cursor, "error", error=exc, quiet=None if observed else (start, cursor)))
         return items
 
     def apply(self, item: PlanItem) -> None:
         """Make one planned event happen (state, callbacks, events) at its time."""
         self._focus(item.at)
-        if item.partials:
-            self._record_partials(item.partials)
+        if item.quiet is not None:
+            self._defer_partials(*item.quiet)
         self.cursor = item.at
         if item.kind == "close":
             self._close(item.reason, item.price, item.at)

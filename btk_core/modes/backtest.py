@@ -400,6 +400,10 @@ class BacktestApi(PairModeApi):
         """The pair's run ended: final progress, backtest_total, done (SPEC §7.2, §19.10)."""
         lane.finished = True
         m = lane.machine
+        try:
+            m.flush_partials()  # milestones only the report store sees, all positions at once
+        except CandleDataError as exc:
+            emit_error(exc)
         run = self._active.get((m.symbol, m.strategy_name))
         if run is not None:
             self._spans[(m.symbol, m.strategy_name)] = _span(m, run.start, run.start + run.total * run.step)

@@ -86,3 +86,30 @@ def test_a_bad_family_fails_at_registration():
     register_family()
     with pytest.raises(bt.DuplicateNameError):
         bt.add_strategy(strategy_name="sma", interval="5m", get_signal=lambda s, w: None)
+
+
+def test_a_variant_trades_live_like_in_a_backtest(fake_clock, tmp_path):
+    """The variant name works in live mode too (its state files are named after it)."""
+    from btk_core import clock
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path / "state"))
+    add_synthetic_exchange("syn")
+    start = int(datetime(2024, 6, 3, tzinfo=UTC).timestamp() * 1000)
+    bt.add_strategy(strategy_name="hourly", interval="1h", params={"width": [0.6, 0.9]},
+                    make=lambda p: lambda symbol, when: {
+                        "position": "long", "price_take_profit": bt.get_average_price(symbol) * (1 + p["width"] / 100),
+                        "price_stop_loss": bt.get_average_price(symbol) * (1 - p["width"] / 100),
+                        "minute_estimated_time": 45})
+    bt.add_frame(frame_name="day", interval="1m", start_date=start, end_date=start + 6 * 3_600_000)
+    fake_clock.now = start + 30 * 86_400_000
+    backtest = [(r.close_reason, r.close_timestamp) for r in bt.Backtest.run(
+        "BTCUSDT", strategy_name="hourly[width=0.9]", exchange_name="syn", frame_name="day")]
+    fake_clock.now = start
+
+    def sleep(seconds):
+        fake_clock.now += int(seconds * 1000)
+        if fake_clock.now >= start + 6 * 3_600_000 + 60_000:
+            bt.Live.stop("BTCUSDT", "hourly[width=0.9]")
+    clock.set_clock(fake_clock.now_ms, sleep)
+    live = [(r.close_reason, r.close_timestamp) for r in bt.Live.run(
+        "BTCUSDT", strategy_name="hourly[width=0.9]", exchange_name="syn") if r.action == "closed"]
+    assert backtest and live == backtest
