@@ -143,54 +143,72 @@ def milestones(row: SignalRow, high: np.ndarray, low: np.ndarray, *, profit_leve
     return out
 
 
+Run = tuple[Side, list[float], list[int], list[float]]  # kind, levels, candle open times, prices
+
+
 def window_milestones(ts: np.ndarray, high: np.ndarray, low: np.ndarray,
                       windows: Sequence[tuple[SignalRow, int, int, frozenset[float], frozenset[float]]],
-                      profit_levels: Sequence[float], loss_levels: Sequence[float]
-                      ) -> list[list[tuple[Side, list[float], list[int], list[float]]]]:
+                      profit_levels: Sequence[float], loss_levels: Sequence[float],
+                      newest_events: int = 0) -> tuple[list[list[Run]], list[int]]:
     """:func:`milestones` of many positions at once: each window ``(row, a, b, fired_profit, fired_loss)`` is the
     candles ``[a, b)`` of ``ts``/``high``/``low`` its position lived through before the candle that closed it.
-    Returns per window its runs ``(kind, levels, timestamps, prices)``, levels ascending.
+    Returns per window its runs ``(kind, levels, timestamps, prices)`` (levels ascending) and its number of
+    milestones. With ``newest_events`` only the newest windows that hold that many milestones get their runs
+    built (a report store keeps no more); the others are counted.
 
     One pass per level over the candles of all windows (a level is first reached on the first candle whose
     progress reaches it: the running extreme is not needed), with the same progress formula, so the answers
     equal :func:`milestones` window by window (a property test checks it)."""
-    out: list[list[tuple[Side, list[float], list[int], list[float]]]] = [[] for _ in windows]
+    runs: list[list[Run]] = [[] for _ in windows]
+    counts = [0] * len(windows)
     live = [k for k, (_, a, b, _, _) in enumerate(windows) if b > a]
     if not live:
-        return out
+        return runs, counts
     lengths = np.array([windows[k][2] - windows[k][1] for k in live])
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    at = np.concatenate([np.arange(windows[k][1], windows[k][2]) for k in live])
+    ends = starts + lengths
+    at = np.repeat(np.array([windows[k][1] for k in live]) - starts, lengths) + np.arange(int(lengths.sum()))
     rows = [windows[k][0] for k in live]
     sign = np.repeat(np.array([1.0 if r.position == "long" else -1.0 for r in rows]), lengths)
     entry = np.repeat(np.array([r.price_open for r in rows]), lengths)
-    rising = sign > 0
     n = len(at)
     positions = np.arange(n)
-    sides: tuple[tuple[Side, Sequence[float], list[float]], ...] = (
-        ("profit", profit_levels, [abs(r.price_take_profit - r.price_open) for r in rows]),
-        ("loss", loss_levels, [abs(r.price_open - r.price_stop_loss) for r in rows]))
-    for kind, levels, span in sides:
+    sides: list[tuple[Side, list[float], np.ndarray, np.ndarray, np.ndarray]] = []
+    for kind, levels, span in (("profit", profit_levels, [abs(r.price_take_profit - r.price_open) for r in rows]),
+                               ("loss", loss_levels, [abs(r.price_open - r.price_stop_loss) for r in rows])):
         if not levels:
             continue
         favourable = kind == "profit"
-        extreme = np.where(rising == favourable, high[at], low[at])
+        extreme = np.where((sign > 0) == favourable, high[at], low[at])
         direction = sign if favourable else -sign
         progress = direction * (extreme - entry) / np.repeat(np.array(span), lengths) * 100
         ordered = sorted(levels)
-        ends = starts + lengths
         first = np.stack([np.minimum.reduceat(np.where(progress >= level, positions, n), starts) for level in ordered])
         reached = first < ends  # levels x windows
-        safe = np.where(reached, first, 0)
-        when, price, hit = ts[at[safe]].tolist(), extreme[safe].tolist(), reached.tolist()
-        for j in np.flatnonzero(reached.any(axis=0)).tolist():
-            _, _, _, fired_profit, fired_loss = windows[live[j]]
-            fired = fired_profit if kind == "profit" else fired_loss
-            picked = [i for i, level in enumerate(ordered) if hit[i][j] and level not in fired]
-            if picked:
-                out[live[j]].append((kind, [ordered[i] for i in picked], [when[i][j] for i in picked],
-                                     [price[i][j] for i in picked]))
-    return out
+        for j, k in enumerate(live):
+            _, _, _, fired_profit, fired_loss = windows[k]
+            fired = fired_profit if favourable else fired_loss
+            if fired:  # levels an activation candle already fired (rare)
+                reached[[i for i, level in enumerate(ordered) if level in fired], j] = False
+        sides.append((kind, ordered, first, reached, extreme))  # type: ignore[arg-type]  # kind is a Side
+    per_window = sum((reached.sum(axis=0) for _, _, _, reached, _ in sides), np.zeros(len(live), int)).tolist()
+    for j, k in enumerate(live):
+        counts[k] = per_window[j]
+    chosen, total = [], 0
+    for j in range(len(live) - 1, -1, -1):  # the newest windows first, until enough milestones are built
+        if newest_events and total >= newest_events:
+            break
+        if per_window[j]:
+            chosen.append(j)
+            total += per_window[j]
+    for kind, ordered, first, reached, extreme in sides:
+        for j in reversed(chosen):
+            picked = np.flatnonzero(reached[:, j])
+            if len(picked):
+                index = first[picked, j]
+                runs[live[j]].append((kind, [ordered[i] for i in picked.tolist()], ts[at[index]].tolist(),
+                                      extreme[index].tolist()))
+    return runs, counts
 
 
 def percent_progress(row: SignalRow, current_price: float) -> tuple[float, float]:

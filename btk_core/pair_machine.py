@@ -459,9 +459,11 @@ class PairMachine:
         ts = np.concatenate([b[0] for b in blocks])
         high, low = np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks])
         bounds = [(row, int(ts.searchsorted(a)), int(ts.searchsorted(b)), fp, fl) for row, a, b, fp, fl in windows]
-        runs = window_milestones(ts, high, low, bounds, self.cfg.CC_PARTIAL_PROFIT_LEVELS,
-                                 self.cfg.CC_PARTIAL_LOSS_LEVELS)
-        for (row, *_), found in zip(bounds, runs):
+        runs, counts = window_milestones(ts, high, low, bounds, self.cfg.CC_PARTIAL_PROFIT_LEVELS,
+                                         self.cfg.CC_PARTIAL_LOSS_LEVELS, newest_events=self.partial_log.limit)
+        for (row, *_), found, count in zip(bounds, runs, counts):
+            if count and not found:
+                self.partial_log.count(count)  # older than what the store keeps: counted in "M of N" only
             for kind, levels, ats, prices in found:
                 self.partial_log.append((row, self.exchange_name, kind, levels, [t + MINUTE_MS for t in ats],
                                          prices), len(levels))

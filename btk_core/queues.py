@@ -69,6 +69,10 @@ class BoundedLog(Generic[T]):
         self.items.append(item)
         self.seen += count
 
+    def count(self, events: int) -> None:
+        """Count events older than anything the log keeps, without building them."""
+        self.seen += events
+
 
 class KeyedLogs(Generic[T]):
     """A :class:`BoundedLog` per key. A run ``open``\\ s its pair's log (replacing the previous run's) and appends

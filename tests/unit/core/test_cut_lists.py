@@ -62,3 +62,30 @@ def test_a_new_run_starts_with_empty_logs(fake_clock):
     trending_run()
     list(bt.Backtest.run("BTC", strategy_name="s", exchange_name="ex", frame_name="f"))
     assert bt.Partial.get_data("BTC", "s").total_events == 9
+
+
+def test_many_positions_cut_to_the_newest_equal_what_a_listener_hears(fake_clock):
+    """Milestones computed at the end of a run for every position, cut to the store's size, are the newest of
+    what a listener hears one by one, and the count covers them all."""
+    from btk_core.exchanges import add_synthetic_exchange
+    add_synthetic_exchange("syn")
+    start = 1717200000000
+
+    def hourly(symbol, when):
+        price = bt.get_average_price(symbol)
+        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
+                "minute_estimated_time": 45}
+    bt.add_strategy(strategy_name="h", interval="1h", get_signal=hourly)
+    bt.add_frame(frame_name="day", interval="1m", start_date=start, end_date=start + 24 * 60 * M)
+    fake_clock.now = start + 40 * 24 * 60 * M
+    bt.set_config(CC_PARTIAL_MAX_EVENTS=5)
+    list(bt.Backtest.run("BTCUSDT", strategy_name="h", exchange_name="syn", frame_name="day"))
+    quiet = bt.Partial.get_data("BTCUSDT", "h").event_list
+    seen = stores.PARTIAL.seen(("BTCUSDT", "h", True))
+    heard: list = []
+    bt.listen_partial_profit(heard.append)
+    bt.listen_partial_loss(heard.append)
+    list(bt.Backtest.run("BTCUSDT", strategy_name="h", exchange_name="syn", frame_name="day"))
+    assert seen == len(heard) > 10
+    key = lambda e: (e.signal.pending_at, e.kind, e.level, e.timestamp, e.current_price)  # ids are new each run
+    assert [key(e) for e in quiet] == [key(e) for e in reversed(heard[-5:])]
