@@ -172,7 +172,6 @@ def window_milestones(ts: np.ndarray, high: np.ndarray, low: np.ndarray,
     sign = np.repeat(np.array([1.0 if r.position == "long" else -1.0 for r in rows]), lengths)
     entry = np.repeat(np.array([r.price_open for r in rows]), lengths)
     n = len(at)
-    positions = np.arange(n)
     sides: list[tuple[Side, list[float], np.ndarray, np.ndarray, np.ndarray]] = []
     for kind, levels, span in (("profit", profit_levels, [abs(r.price_take_profit - r.price_open) for r in rows]),
                                ("loss", loss_levels, [abs(r.price_open - r.price_stop_loss) for r in rows])):
@@ -183,7 +182,7 @@ def window_milestones(ts: np.ndarray, high: np.ndarray, low: np.ndarray,
         direction = sign if favourable else -sign
         progress = direction * (extreme - entry) / np.repeat(np.array(span), lengths) * 100
         ordered = sorted(levels)
-        first = np.stack([np.minimum.reduceat(np.where(progress >= level, positions, n), starts) for level in ordered])
+        first = np.stack([_first_at_or_after(np.flatnonzero(progress >= level), starts, n) for level in ordered])
         reached = first < ends  # levels x windows
         for j, k in enumerate(live):
             _, _, _, fired_profit, fired_loss = windows[k]
@@ -209,6 +208,12 @@ def window_milestones(ts: np.ndarray, high: np.ndarray, low: np.ndarray,
                 runs[live[j]].append((kind, [ordered[i] for i in picked.tolist()], ts[at[index]].tolist(),
                                       extreme[index].tolist()))
     return runs, counts
+
+
+def _first_at_or_after(hits: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+    """For each start, the first of the sorted ``hits`` at or after it (``n`` when there is none)."""
+    k = hits.searchsorted(starts)
+    return np.where(k < len(hits), hits[np.minimum(k, len(hits) - 1)] if len(hits) else n, n)
 
 
 def percent_progress(row: SignalRow, current_price: float) -> tuple[float, float]:

@@ -14,25 +14,40 @@ from .results import PerformanceContract
 
 
 class PerfTimer:
-    """Times the steps of one pair run, chained by ``previous_timestamp``."""
+    """Times the steps of one pair run, chained by ``previous_timestamp``. The log keeps ``perf_counter``
+    readings (cheaper than the wall clock at every step) with the wall time they started from, and the report
+    store turns them into wall milliseconds when they are read."""
 
-    __slots__ = ("symbol", "strategy_name", "exchange_name", "backtest", "previous", "log")
+    __slots__ = ("symbol", "strategy_name", "exchange_name", "backtest", "previous", "log", "wall", "counter")
 
     def __init__(self, symbol: str, strategy_name: str, exchange_name: str, backtest: bool,
                  log: BoundedLog[tuple] | None = None) -> None:
         self.symbol, self.strategy_name = symbol, strategy_name
         self.exchange_name, self.backtest = exchange_name, backtest
-        self.previous: int | None = None
+        self.previous: float | None = None
         self.log = log
+        self.wall, self.counter = clock.now(), time.perf_counter()  # the same instant on both clocks
+        if log is not None:
+            log.origin = (self.wall, self.counter)
 
     start = staticmethod(time.perf_counter)
 
     def emit(self, metric_type: str, started: float) -> None:
-        duration = (time.perf_counter() - started) * 1000
-        now = clock.now()
+        end = time.perf_counter()
+        duration = (end - started) * 1000
         if self.log is not None:
-            self.log.append((now, self.previous, metric_type, duration, self.exchange_name))
+            self.log.append((end, self.previous, metric_type, duration, self.exchange_name))
         if events.performance.listeners:
-            events.performance.emit(PerformanceContract(now, self.previous, metric_type, duration, self.strategy_name,
-                                                        self.exchange_name, self.symbol, self.backtest))
-        self.previous = now
+            previous = None if self.previous is None else self.wall_ms(self.previous)
+            events.performance.emit(PerformanceContract(self.wall_ms(end), previous, metric_type, duration,
+                                                        self.strategy_name, self.exchange_name, self.symbol,
+                                                        self.backtest))
+        self.previous = end
+
+    def wall_ms(self, counter: float) -> int:
+        return wall_ms(counter, (self.wall, self.counter))
+
+
+def wall_ms(counter: float, origin: tuple[int, float]) -> int:
+    """A ``perf_counter`` reading as wall milliseconds, from an instant read on both clocks."""
+    return origin[0] + round((counter - origin[1]) * 1000)

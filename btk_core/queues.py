@@ -57,12 +57,13 @@ class BoundedLog(Generic[T]):
     Appending is one deque append and an integer add, cheap enough to record every milestone and every timed
     step of a run by default (SPEC §20.5); each log has a single writer (its pair's run), readers copy."""
 
-    __slots__ = ("items", "seen", "limit")
+    __slots__ = ("items", "seen", "limit", "origin")
 
     def __init__(self, limit: int) -> None:
         self.items: deque[T] = deque(maxlen=limit or None)
         self.seen = 0
         self.limit = limit
+        self.origin: tuple[int, float] | None = None  # of a timing log: one instant as (wall ms, perf_counter)
 
     def append(self, item: T, count: int = 1) -> None:
         """Add ``item``, which stands for ``count`` events (a run of milestones is one item of several)."""

@@ -147,6 +147,12 @@ def partial_contracts(symbol: str, strategy_name: str, backtest: bool) -> list[P
 
 
 def performance_contracts(symbol: str, strategy_name: str, backtest: bool) -> list[PerformanceContract]:
-    """The recorded timings of a pair, newest first."""
-    return [PerformanceContract(at, previous, metric, duration, strategy_name, exchange, symbol, backtest)
-            for at, previous, metric, duration, exchange in PERFORMANCE.items((symbol, strategy_name, backtest))]
+    """The recorded timings of a pair, newest first (``perf_counter`` readings turned into wall ms)."""
+    from ..perf import wall_ms
+    log = PERFORMANCE.get((symbol, strategy_name, backtest))
+    if log is None:
+        return []
+    origin = log.origin or (0, 0.0)
+    return [PerformanceContract(wall_ms(end, origin), None if previous is None else wall_ms(previous, origin), metric,
+                                duration, strategy_name, exchange, symbol, backtest)
+            for end, previous, metric, duration, exchange in reversed(log.items.copy())]

@@ -28,6 +28,9 @@ def test_partial_and_performance_are_complete_without_opting_in(fake_clock):
                                                            for lv in range(10, 91, 10)}
     timings = bt.Performance.get_data("BTC", "s")
     assert {"backtest_signal", "backtest_total"} <= set(timings.metric_stats)
+    events = list(reversed(timings.events))  # wall ms from the installed clock, chained run by run
+    assert all(fake_clock.now <= e.timestamp < fake_clock.now + 60_000 for e in events)
+    assert [e.previous_timestamp for e in events] == [None] + [e.timestamp for e in events[:-1]]
     assert "No performance metrics recorded yet." not in bt.Performance.get_report("BTC", "s")
 
 
