@@ -187,6 +187,25 @@ class PairMachine:
         elif state.scheduled is not None:
             self.scheduled, self.cursor = state.scheduled, state.scheduled.scheduled_at
 
+    def stop(self) -> None:
+        """No new signal from now on; a waiting row is cancelled at its next candle, a position completes."""
+        self.stopped = True
+
+    def request_cancel(self, cancel_id: str | None) -> bool:
+        """Flag the waiting row for cancellation at its next candle; False when there is none (SPEC §5.4)."""
+        if self.scheduled is None:
+            return False
+        self.cancel_request = (cancel_id,)
+        return True
+
+    def skip_empty_batch_step(self, when: int) -> bool:
+        """A due step of a batch strategy whose table has no row at ``when`` does nothing but move the throttle
+        clock (§4.3): True when it was that step (only called when nobody observes idle steps)."""
+        if self.table is None or self.table.answer(when) is not None:
+            return False
+        self.last_call = when
+        return True
+
     def idle_observed(self) -> bool:
         """Does anybody see idle results? If not, non-due steps may be skipped (SPEC §7.2)."""
         return bool(events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks)

@@ -15,7 +15,7 @@ import heapq
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 
 from .. import clock, events
 from ..batch import chain_period
@@ -205,109 +205,30 @@ class BacktestApi(PairModeApi):
 
     # ---- the loop ----------------------------------------------------------------
     def _drive(self, run: _Run, frame: FrameSchema) -> Iterator[Final]:
+        """The run's event loop: a heap of (time, class, lane) events — frame steps, a position's planned
+        events, a waiting row's next candle — processed in time order across the run's pairs (SPEC §7, §8)."""
         lanes = run.lanes
-        start, step, total = frame_bounds(frame, clock.now())
-        run.start, run.step, run.total = start, step, total
-        on_timeframe = frame.callbacks.get("on_timeframe")
-        if on_timeframe is not None:
-            call_user(on_timeframe, [start + k * step for k in range(total)], start,
-                      start + (total - 1) * step if total else min(frame.end_ms, clock.now()), frame.interval,
-                      where="on_timeframe")
+        self._open_frame(run, frame)
         ctx = lanes[0].machine.ctx
         run_started = {lane.index: lane.perf.start() for lane in lanes}
-        heap: list[tuple[int, int, int, int]] = []
-        progress_topic, perf_topic, signal_topic = events.backtest_progress, events.performance, events.signal
         failed = False
         try:
             with run_context(ctx):
-                if total:  # every 1m block of the frame will be read: load them together
-                    for symbol in dict.fromkeys(lane.machine.symbol for lane in lanes):
-                        ctx.store.prefetch(symbol, start - ctx.cfg.CC_AVG_PRICE_CANDLES_COUNT * MINUTE_MS,
-                                           start + total * step)
-                for lane in lanes:
-                    if lane.machine.batch and total:
-                        lane.machine.load_table(start, start + (total - 1) * step)
-                    if total:
-                        heap.append((start, FRAME, lane.index, lane.token))
-                    else:
-                        self._finish(lane, total, run_started)
-                heapq.heapify(heap)
+                heap = self._first_events(run, run_started)
                 while heap:
                     t, cls, index, token = heapq.heappop(heap)
                     lane = lanes[index]
                     if token != lane.token or lane.finished:
                         continue
-                    m = lane.machine
                     nxt: tuple[int, int] | None
                     if cls == FRAME:
-                        while True:  # consecutive steps of this lane without going through the heap
-                            if progress_topic.listeners:
-                                self._progress(m, total, lane.i)
-                            holds = m.pending is not None or m.scheduled is not None
-                            if m.stopped and not holds:
-                                nxt = None
-                            else:
-                                when = start + lane.i * step
-                                lane.started = time.perf_counter()
-                                quiet = not (progress_topic.listeners or perf_topic.listeners or signal_topic.listeners
-                                             or m.mode_topic.listeners or m.idle_callbacks)
-                                if not holds:
-                                    if m.last_call is None or when - m.last_call >= m.interval_ms:  # due (§4.3)
-                                        if quiet and m.table is not None and m.table.answer(when) is None:
-                                            m.last_call = when  # a batch step without a row: nothing to do
-                                        else:
-                                            m.intake(when)
-                                            holds = m.pending is not None or m.scheduled is not None
-                                    else:
-                                        m.idle_step(when)
-                                if holds:
-                                    nxt = self._fast_forward(lane, run)
-                                else:
-                                    if m.outbox:
-                                        m.outbox.clear()
-                                    lane.perf.emit("backtest_timeframe", lane.started)
-                                    lane.i += 1
-                                    last_call = m.last_call
-                                    if last_call is not None and quiet:
-                                        due_at = last_call + m.interval_ms  # nobody sees the steps in between
-                                        if due_at > start + lane.i * step:
-                                            lane.i = -(-(due_at - start) // step)
-                                        if m.table is not None and lane.i < total:
-                                            lane.i = self._next_batch_step(m, lane.i, run)
-                                    nxt = (start + lane.i * step, FRAME) if lane.i < total else None
-                            if (nxt is None or nxt[1] != FRAME or run.dirty
-                                    or (heap and heap[0][:3] < (nxt[0], FRAME, index))):
-                                break
-                            t = nxt[0]
+                        t, nxt = self._frame_steps(lane, run, heap, t)
                     elif cls == POSITION:
-                        item = lane.plan.popleft()
-                        m.apply(item)
-                        if item.kind in ("profit", "loss"):
-                            nxt = (lane.plan[0].at, POSITION)
-                        elif item.kind == "close":
-                            finals = self._finals(m)
-                            yield from finals
-                            nxt = self._resume(lane, run, finals[-1].close_timestamp)
-                        elif item.kind == "error":
-                            nxt = self._retry(lane, run)
-                        else:  # unresolved: the row outlives now (SPEC §7.4)
-                            self._unresolved(lane)
-                            nxt = None
-                    else:  # WAITING
-                        try:
-                            m.advance_waiting(t)
-                        except CandleDataError as exc:
-                            emit_error(exc)
-                            nxt = self._retry(lane, run)
-                        else:
-                            finals = self._finals(m)
-                            if finals:
-                                yield from finals
-                                nxt = self._resume(lane, run, finals[-1].close_timestamp)
-                            else:
-                                nxt = self._fast_forward(lane, run)
+                        nxt = yield from self._position_event(lane, run)
+                    else:
+                        nxt = yield from self._waiting_event(lane, run, t)
                     if nxt is None:
-                        self._finish(lane, total, run_started)
+                        self._finish(lane, run.total, run_started)
                     else:
                         heapq.heappush(heap, (max(nxt[0], t), nxt[1], index, lane.token))
                     if run.dirty:
@@ -319,11 +240,113 @@ class BacktestApi(PairModeApi):
             for lane in lanes:
                 lane.machine.close()
                 if not lane.finished:  # the consumer closed the generator, or the run failed
-                    self._finish(lane, total, run_started, status="failed" if failed else "done")
+                    self._finish(lane, run.total, run_started, status="failed" if failed else "done")
             for key in run.by_pair:
                 if self._active.get(key) is run:
                     del self._active[key]
             ctx.store.release()
+
+    def _open_frame(self, run: _Run, frame: FrameSchema) -> None:
+        """The frame's timestamps up to now (SPEC §7.1), announced to ``on_timeframe``."""
+        start, step, total = frame_bounds(frame, clock.now())
+        run.start, run.step, run.total = start, step, total
+        on_timeframe = frame.callbacks.get("on_timeframe")
+        if on_timeframe is not None:
+            call_user(on_timeframe, [start + k * step for k in range(total)], start,
+                      start + (total - 1) * step if total else min(frame.end_ms, clock.now()), frame.interval,
+                      where="on_timeframe")
+
+    def _first_events(self, run: _Run, run_started: dict[int, float]) -> list[tuple[int, int, int, int]]:
+        """Load the frame's 1m blocks together, compute batch tables, and put each lane's first step on the heap
+        (a lane of an empty frame finishes at once)."""
+        start, step, total = run.start, run.step, run.total
+        ctx = run.lanes[0].machine.ctx
+        heap: list[tuple[int, int, int, int]] = []
+        if total:  # every 1m block of the frame will be read: load them together
+            for symbol in dict.fromkeys(lane.machine.symbol for lane in run.lanes):
+                ctx.store.prefetch(symbol, start - ctx.cfg.CC_AVG_PRICE_CANDLES_COUNT * MINUTE_MS, start + total * step)
+        for lane in run.lanes:
+            if lane.machine.batch and total:
+                lane.machine.load_table(start, start + (total - 1) * step)
+            if total:
+                heap.append((start, FRAME, lane.index, lane.token))
+            else:
+                self._finish(lane, total, run_started)
+        heapq.heapify(heap)
+        return heap
+
+    def _frame_steps(self, lane: _Lane, run: _Run, heap: list[tuple[int, int, int, int]],
+                     t: int) -> tuple[int, tuple[int, int] | None]:
+        """Frame steps of one lane (SPEC §7.2), one after the other while nothing else is due earlier: returns
+        the time reached and the lane's next event. Steps nobody observes are skipped to the next due one."""
+        m, start, step, total, index = lane.machine, run.start, run.step, run.total, lane.index
+        progress_topic, perf_topic = events.backtest_progress, events.performance
+        nxt: tuple[int, int] | None
+        while True:
+            if progress_topic.listeners:
+                self._progress(m, total, lane.i)
+            holds = m.pending is not None or m.scheduled is not None
+            if m.stopped and not holds:
+                return t, None
+            when = start + lane.i * step
+            lane.started = time.perf_counter()
+            quiet = not (progress_topic.listeners or perf_topic.listeners or m.idle_observed())
+            if not holds:
+                if m.last_call is None or when - m.last_call >= m.interval_ms:  # due (§4.3)
+                    if not (quiet and m.skip_empty_batch_step(when)):
+                        m.intake(when)
+                        holds = m.pending is not None or m.scheduled is not None
+                else:
+                    m.idle_step(when)
+            if holds:
+                return t, self._fast_forward(lane, run)
+            if m.outbox:
+                m.outbox.clear()
+            lane.perf.emit("backtest_timeframe", lane.started)
+            lane.i += 1
+            if m.last_call is not None and quiet:
+                due_at = m.last_call + m.interval_ms  # nobody sees the steps in between
+                if due_at > start + lane.i * step:
+                    lane.i = -(-(due_at - start) // step)
+                if m.table is not None and lane.i < total:
+                    lane.i = self._next_batch_step(m, lane.i, run)
+            if lane.i >= total:
+                return t, None
+            nxt = (start + lane.i * step, FRAME)
+            if run.dirty or (heap and heap[0][:3] < (nxt[0], FRAME, index)):
+                return t, nxt
+            t = nxt[0]
+
+    def _position_event(self, lane: _Lane, run: _Run) -> Generator[Final, None, tuple[int, int] | None]:
+        """The next planned event of the held position: a milestone, the close (its results are yielded), the
+        end of the data (§7.4) or a failed read (§7.5)."""
+        m = lane.machine
+        item = lane.plan.popleft()
+        m.apply(item)
+        if item.kind in ("profit", "loss"):
+            return lane.plan[0].at, POSITION
+        if item.kind == "close":
+            finals = self._finals(m)
+            yield from finals
+            return self._resume(lane, run, finals[-1].close_timestamp)
+        if item.kind == "error":
+            return self._retry(lane, run)
+        self._unresolved(lane)  # the row outlives now (SPEC §7.4)
+        return None
+
+    def _waiting_event(self, lane: _Lane, run: _Run, t: int) -> Generator[Final, None, tuple[int, int] | None]:
+        """A waiting row's candles up to ``t`` (SPEC §5.4): activation, cancellation, or more waiting."""
+        m = lane.machine
+        try:
+            m.advance_waiting(t)
+        except CandleDataError as exc:
+            emit_error(exc)
+            return self._retry(lane, run)
+        finals = self._finals(m)
+        if finals:
+            yield from finals
+            return self._resume(lane, run, finals[-1].close_timestamp)
+        return self._fast_forward(lane, run)
 
     def _fast_forward(self, lane: _Lane, run: _Run) -> tuple[int, int] | None:
         """Plan what happens next to the held row (SPEC §7.2 step 4)."""
@@ -424,7 +447,7 @@ class BacktestApi(PairModeApi):
         """No new signal; a waiting row is cancelled at its next candle; a position completes (SPEC §7.7)."""
         machine = self._machines.get((symbol, strategy_name))
         if machine is not None:
-            machine.stopped = True
+            machine.stop()
             self._mark_dirty((symbol, strategy_name))
 
     def cancel(self, symbol: str, strategy_name: str, cancel_id: str | None = None) -> bool:

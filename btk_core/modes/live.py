@@ -94,7 +94,8 @@ class LiveApi(PairModeApi):
                                   sinks=(self._sink(cfg),),
                                   partial_log=report_stores.PARTIAL.open(store_key, cfg.CC_PARTIAL_MAX_EVENTS,
                                                                          fresh=False))
-            machine.stopped = key in self._stops  # a stop asked between run() and the first tick counts
+            if key in self._stops:  # a stop asked between run() and the first tick counts
+                machine.stop()
             self._machines[key] = machine
             wakeup = self._wakeups.setdefault(key, threading.Event())
             wakeup.clear()
@@ -226,7 +227,7 @@ class LiveApi(PairModeApi):
         self._stops.add((symbol, strategy_name))
         machine = self._machines.get((symbol, strategy_name))
         if machine is not None:
-            machine.stopped = True
+            machine.stop()
         wakeup = self._wakeups.get((symbol, strategy_name))
         if wakeup is not None:
             wakeup.set()

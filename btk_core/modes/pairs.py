@@ -28,7 +28,4 @@ class PairModeApi:
     def _request_cancel(self, symbol: str, strategy_name: str, cancel_id: str | None) -> bool:
         """Flag the pair's waiting row for cancellation; False when it has none (SPEC §5.4)."""
         machine = self._machines.get((symbol, strategy_name))
-        if machine is None or machine.scheduled is None:
-            return False
-        machine.cancel_request = (cancel_id,)
-        return True
+        return machine is not None and machine.request_cancel(cancel_id)
