@@ -3,7 +3,8 @@
 
 Every engine runs in its own process with the peers' timing harness (1 cold + N warm runs, median) on
 make_data.py candles generated into a temporary directory. Prints, per size, a table of median warm
-seconds, candles/second, trades, total return and peak RSS, and btk's speed ratio to each peer.
+seconds, cold (first-run) seconds, candles/second, trades, total return and peak RSS, and btk's speed ratio
+to each peer.
 
     python benchmarks/bench_vs_peers.py --sizes 1m,1y [--repeats 3]
 Peers are optional (`pip install 'btk[bench]'`); a missing one is reported and skipped.
@@ -80,20 +81,21 @@ def main() -> None:
                 rows[name] = run_engine(script, extra, data, args.repeats)
             print(f"\n{size}: {_peers.SIZES[size]:,} candles")
             mine = [name for name in ("btk", "btk batch") if isinstance(rows.get(name), dict)]
-            print("| engine | median warm s | candles/s | trades | total return | peak RSS MB | "
+            print("| engine | median warm s | cold s | candles/s | trades | total return | peak RSS MB | "
                   + " | ".join(f"{name} is" for name in mine) + " |")
-            print("| --- | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(mine))
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |" + " ---: |" * len(mine))
             for name, r in rows.items():
                 if isinstance(r, str):
-                    print(f"| {name} | {r} | | | | |" + " |" * len(mine))
+                    print(f"| {name} | {r} | | | | | |" + " |" * len(mine))
                     continue
                 if name == "harness only":  # the memory floor: the harness's import and data load, no engine
-                    print(f"| harness only (data loaded, nothing run) | | | | | {r['peak_rss_mb']:.0f} |"
+                    print(f"| harness only (data loaded, nothing run) | | | | | | {r['peak_rss_mb']:.0f} |"
                           + " |" * len(mine))
                     continue
                 ratios = [ratio(rows[m]["median_s"], r["median_s"]) if m != name else "" for m in mine]
-                print(f"| {name} | {r['median_s']:.3f} | {r['candles_per_s']:,.0f} | {r['trades']} | "
-                      f"{r['total_return_pct']:+.2f}% | {r['peak_rss_mb']:.0f} | " + " | ".join(ratios) + " |")
+                print(f"| {name} | {r['median_s']:.3f} | {r['cold_s']:.3f} | {r['candles_per_s']:,.0f} | "
+                      f"{r['trades']} | {r['total_return_pct']:+.2f}% | {r['peak_rss_mb']:.0f} | "
+                      + " | ".join(ratios) + " |")
 
 
 def ratio(mine: float, theirs: float) -> str:
