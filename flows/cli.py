@@ -189,7 +189,8 @@ def _days(text: str) -> float:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from flows.sweep import sweep_flow
+    from flows.sweep import check_sweep, sweep_flow
+    check_sweep(args.setup, args.strategy, args.exchange, args.frame, args.metric, args.search, args.samples)
     summary = sweep_flow(args.setup, args.strategy, args.symbols, args.exchange, args.frame, metric=args.metric,
                          search=args.search, samples=args.samples, seed=args.seed, batch_size=args.batch_size,
                          task_runner=args.task_runner, dask_address=args.dask_address, report_dir=args.report_dir,
@@ -205,7 +206,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _walk_forward(args: argparse.Namespace) -> int:
-    from flows.walk_forward import walk_forward_flow
+    from flows.sweep import check_sweep
+    from flows.walk_forward import plan_windows, walk_forward_flow
+    check_sweep(args.setup, args.strategy, args.exchange, args.frame, args.metric, args.search, args.samples)
+    plan_windows(args.setup, args.frame, args.train, args.test, args.step, args.anchored)
     summary = walk_forward_flow(args.setup, args.strategy, args.symbols, args.exchange, args.frame,
                                 train_days=args.train, test_days=args.test, step_days=args.step,
                                 anchored=args.anchored, metric=args.metric, search=args.search, samples=args.samples,

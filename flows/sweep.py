@@ -229,6 +229,26 @@ def write_sweep_report(summary: dict[str, Any], report_dir: str) -> str:
     return dump(sweep_report(summary, image), folder, f"{stem}.md")
 
 
+def check_sweep(setup: str, strategy: str, exchange_name: str, frame_name: str, metric: str, search: str,
+                samples: int | None) -> Any:
+    """The parameterised strategy, after checking every name and option (fails fast, in one line, before a
+    flow starts)."""
+    from btk_core.orchestration import WALKER_METRICS, lookup, lookup_family
+    load_setup(setup)
+    if metric not in WALKER_METRICS:
+        raise ValueError(f"metric must be one of {list(WALKER_METRICS)}, got {metric!r}")
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {list(SEARCHES)}, got {search!r}")
+    if search != "grid" and samples is not None and samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    if search == "random" and samples is None:
+        raise ValueError("random search needs samples (how many combinations to try)")
+    family = lookup_family(strategy)
+    lookup("exchange", exchange_name)
+    lookup("frame", frame_name)
+    return family
+
+
 @flow(name="btk-sweep")
 def sweep_flow(setup: str, strategy: str, symbols: list[str], exchange_name: str, frame_name: str,
                metric: str = "sharpe_ratio", search: str = "grid", samples: int | None = None, seed: int = 0,
@@ -237,15 +257,8 @@ def sweep_flow(setup: str, strategy: str, symbols: list[str], exchange_name: str
     """Rank the combinations of ``strategy`` by ``metric`` averaged over ``symbols``; returns the ranking, the
     report path and every row (variant, symbol, statistics). ``heatmap`` names the two parameters of the
     picture (default: the first two with more than one value)."""
-    from btk_core.orchestration import WALKER_METRICS, choose, lookup, lookup_family
-    load_setup(setup)
-    if metric not in WALKER_METRICS:
-        raise ValueError(f"metric must be one of {list(WALKER_METRICS)}, got {metric!r}")
-    if search not in SEARCHES:
-        raise ValueError(f"search must be one of {list(SEARCHES)}, got {search!r}")
-    family = lookup_family(strategy)
-    lookup("exchange", exchange_name)
-    lookup("frame", frame_name)
+    from btk_core.orchestration import choose
+    family = check_sweep(setup, strategy, exchange_name, frame_name, metric, search, samples)
     if heatmap is not None and (len(heatmap) != 2 or not set(heatmap) <= set(family.params)):
         raise ValueError(f"heatmap must name two of {list(family.params)}, got {heatmap!r}")
     symbols = list(symbols)

@@ -22,7 +22,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.runners import make_task_runner
 from flows.setup_loader import load_setup
-from flows.sweep import batches, run_batches, score
+from flows.sweep import batches, check_sweep, run_batches, score
 from flows.tasks import artifact_key, closed_from_json, inline_images, rounded
 
 DAY_MS = 86_400_000
@@ -36,27 +36,11 @@ def walk_forward_flow(setup: str, strategy: str, symbols: list[str], exchange_na
                       report_dir: str = "./dump") -> dict[str, Any]:
     """Walk-forward optimisation of ``strategy`` over the frame; returns the windows, the stitched statistics
     per symbol, the efficiency ratio and the report path."""
-    from btk_core.orchestration import (
-        INTERVAL_MS,
-        WALKER_METRICS,
-        best_by_metric,
-        choose,
-        daily_rate,
-        efficiency_ratio,
-        lookup,
-        lookup_family,
-        walk_forward_windows,
-    )
-    load_setup(setup)
-    if metric not in WALKER_METRICS:
-        raise ValueError(f"metric must be one of {list(WALKER_METRICS)}, got {metric!r}")
-    family, frame = lookup_family(strategy), lookup("frame", frame_name)
-    lookup("exchange", exchange_name)
+    from btk_core.orchestration import INTERVAL_MS, best_by_metric, choose, daily_rate, efficiency_ratio, lookup
+    family = check_sweep(setup, strategy, exchange_name, frame_name, metric, search, samples)
+    frame = lookup("frame", frame_name)
     step = INTERVAL_MS[frame.interval]
-    plan = walk_forward_windows(frame.start_ms, frame.end_ms + step, round(train_days * DAY_MS),
-                                round(test_days * DAY_MS), round(step_days * DAY_MS) if step_days else None, anchored)
-    if not plan:
-        raise ValueError(f"no walk-forward window of {train_days:g} + {test_days:g} days fits in frame {frame_name}")
+    plan = plan_windows(setup, frame_name, train_days, test_days, step_days, anchored)
     symbols = list(symbols)
     variants = [family.variant_name(c) for c in choose(family, search, samples, seed)]
     with make_task_runner(task_runner, address=dask_address) as runner:
@@ -104,6 +88,19 @@ def walk_forward_flow(setup: str, strategy: str, symbols: list[str], exchange_na
     get_run_logger().info("walk-forward %s: %d windows, efficiency ratio %s", strategy, len(table),
                           summary["efficiency_ratio"])
     return summary
+
+
+def plan_windows(setup: str, frame_name: str, train_days: float, test_days: float, step_days: float | None,
+                 anchored: bool) -> list[Any]:
+    """The frame's walk-forward windows; ``ValueError`` in one line when none fits (checked before a flow)."""
+    from btk_core.orchestration import INTERVAL_MS, lookup, walk_forward_windows
+    load_setup(setup)
+    frame = lookup("frame", frame_name)
+    plan = walk_forward_windows(frame.start_ms, frame.end_ms + INTERVAL_MS[frame.interval], round(train_days * DAY_MS),
+                                round(test_days * DAY_MS), round(step_days * DAY_MS) if step_days else None, anchored)
+    if not plan:
+        raise ValueError(f"no walk-forward window of {train_days:g} + {test_days:g} days fits in frame {frame_name}")
+    return plan
 
 
 def write_walk_forward(summary: dict[str, Any], stitched: dict[str, list[dict[str, Any]]], start: int, end: int,

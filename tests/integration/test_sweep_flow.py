@@ -109,3 +109,18 @@ def test_the_commands_run_on_the_demo_data_in_under_a_minute(tmp_path, command):
     assert done.returncode == 0, done.stderr[-2000:]
     assert time.monotonic() - started < 60
     assert "report: " in done.stdout and "sma_grid[" in done.stdout
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "--strategy", "sma_cross"], "btk sweep: parameterised strategy 'sma_cross' not found"),
+    (["sweep", "--strategy", "sma_grid", "--search", "random"], "btk sweep: random search needs samples"),
+    (["sweep", "--strategy", "sma_grid", "--metric", "luck"], "btk sweep: metric must be one of"),
+    (["walk-forward", "--strategy", "sma_grid", "--train", "40d", "--test", "3d"],
+     "btk walk-forward: no walk-forward window of 40 + 3 days fits in frame june-2024"),
+])
+def test_bad_requests_fail_in_one_line_before_any_flow(capsys, demo, argv, message):
+    from flows.cli import main
+    assert main([*argv, "--setup", DEMO, "--symbols", "BTCUSDT", "--exchange", "synthetic",
+                 "--frame", "june-2024"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and len(err.splitlines()) == 1
