@@ -181,10 +181,8 @@ def run_batches(runner: Any, setup: str, plan: list[tuple[list[str], WindowBound
 def optuna_search(runner: Any, setup: str, strategy: str, symbols: list[str], exchange_name: str, frame_name: str,
                   metric: str, samples: int, seed: int, parallel: int) -> list[dict[str, Any]]:
     """Bayesian search (Optuna's TPE sampler) in rounds of ``parallel`` trials, each a mapped task."""
-    try:
-        import optuna
-    except ImportError as exc:
-        raise ValueError("search 'optuna' needs the sweep extra: pip install 'btk[sweep]'") from exc
+    import optuna  # check_sweep made sure it is there
+
     from btk_core.orchestration import lookup_family
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     family = lookup_family(strategy)
@@ -243,6 +241,10 @@ def check_sweep(setup: str, strategy: str, exchange_name: str, frame_name: str, 
         raise ValueError(f"samples must be >= 1, got {samples}")
     if search == "random" and samples is None:
         raise ValueError("random search needs samples (how many combinations to try)")
+    if search == "optuna":
+        import importlib.util
+        if importlib.util.find_spec("optuna") is None:
+            raise ValueError("search 'optuna' needs the sweep extra: pip install 'btk[sweep]'")
     family = lookup_family(strategy)
     lookup("exchange", exchange_name)
     lookup("frame", frame_name)
