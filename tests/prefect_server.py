@@ -26,6 +26,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def stop(process: subprocess.Popen, grace: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds: a test's server never outlives it."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def post(url: str, body: dict) -> Any:
     """POST JSON to the API and return the decoded answer."""
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
@@ -58,8 +67,4 @@ def prefect_server(home: Path) -> Iterator[str]:
         wait_for(healthy, 120, "prefect server")
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.prefect_server import prefect_server, wait_for
+from tests.prefect_server import prefect_server, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = str(ROOT / "examples" / "demo_setup.py")
@@ -29,14 +29,6 @@ def free_port() -> int:
 def start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
     with open(log, "w") as out:
         return subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def sweep(tmp: Path, name: str, env: dict[str, str], *runner: str) -> dict:

