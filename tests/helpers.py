@@ -129,3 +129,20 @@ def signal_table(table):
 
 def long_at_market(tp=101, sl=99, minutes=60):
     return {"position": "long", "price_take_profit": tp, "price_stop_loss": sl, "minute_estimated_time": minutes}
+
+
+def hourly_synthetic_day(strategy_name: str) -> int:
+    """Synthetic exchange ``syn``, a long every hour at the average price (TP/SL +-0.6 %, 45 min) registered as
+    ``strategy_name`` and frame ``day`` (2024-06-01, 1m); returns the frame's start."""
+    from btk_core import add_frame, add_strategy, get_average_price
+    from btk_core.exchanges import add_synthetic_exchange
+    add_synthetic_exchange("syn")
+    start = 1717200000000  # 2024-06-01
+
+    def hourly(symbol, when):
+        price = get_average_price(symbol)
+        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
+                "minute_estimated_time": 45}
+    add_strategy(strategy_name=strategy_name, interval="1h", get_signal=hourly)
+    add_frame(frame_name="day", interval="1m", start_date=start, end_date=start + 24 * 60 * M)
+    return start

@@ -2,7 +2,7 @@
 report whose list was cut by its queue says so."""
 import btk_core as bt
 from btk_core.reports import stores
-from tests.helpers import T0, ListSource, M
+from tests.helpers import T0, ListSource, M, hourly_synthetic_day
 
 
 def trending_run(minutes: int = 120) -> list:
@@ -70,16 +70,7 @@ def test_a_new_run_starts_with_empty_logs(fake_clock):
 def test_many_positions_cut_to_the_newest_equal_what_a_listener_hears(fake_clock):
     """Milestones computed at the end of a run for every position, cut to the store's size, are the newest of
     what a listener hears one by one, and the count covers them all."""
-    from btk_core.exchanges import add_synthetic_exchange
-    add_synthetic_exchange("syn")
-    start = 1717200000000
-
-    def hourly(symbol, when):
-        price = bt.get_average_price(symbol)
-        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
-                "minute_estimated_time": 45}
-    bt.add_strategy(strategy_name="h", interval="1h", get_signal=hourly)
-    bt.add_frame(frame_name="day", interval="1m", start_date=start, end_date=start + 24 * 60 * M)
+    start = hourly_synthetic_day("h")
     fake_clock.now = start + 40 * 24 * 60 * M
     bt.set_config(CC_PARTIAL_MAX_EVENTS=5)
     list(bt.Backtest.run("BTCUSDT", strategy_name="h", exchange_name="syn", frame_name="day"))

@@ -5,7 +5,7 @@ import pytest
 
 import btk_core as bt
 from btk_core import clock
-from tests.helpers import T0, M, long_at_market, quiet_market, signal_table
+from tests.helpers import T0, M, hourly_synthetic_day, long_at_market, quiet_market, signal_table
 
 
 @pytest.fixture
@@ -26,17 +26,7 @@ def run_live(fake_clock, until, symbol="BTC", strategy="s", exchange="ex", stop_
 
 def test_live_produces_the_backtest_trades(fake_clock, base_dir):
     """Synthetic candles, an hourly strategy: live ticking every minute closes the same trades."""
-    from btk_core.exchanges import add_synthetic_exchange
-    add_synthetic_exchange("syn")
-    start = 1717200000000  # 2024-06-01
-
-    def hourly(symbol, when):
-        price = bt.get_average_price(symbol)
-        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
-                "minute_estimated_time": 45}
-
-    bt.add_strategy(strategy_name="s", interval="1h", get_signal=hourly)
-    bt.add_frame(frame_name="day", interval="1m", start_date=start, end_date=start + 24 * 60 * M)
+    start = hourly_synthetic_day("s")
     fake_clock.now = start + 40 * 24 * 60 * M
     backtest = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
                 for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name="syn", frame_name="day")]
