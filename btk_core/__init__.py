@@ -6,6 +6,7 @@ ollama and Prefect are imported where they are used.
 """
 from types import ModuleType as _ModuleType
 
+from .broker import Broker, BrokerEvent, CcxtBroker, EntrySizing, PaperBroker
 from .candles import Candle, Candles
 from .clock import set_clock
 from .config import get_config, get_default_config, set_config
@@ -34,6 +35,7 @@ from .errors import (
 )
 from .events import (
     listen_backtest_progress,
+    listen_broker,
     listen_done_backtest,
     listen_done_backtest_once,
     listen_done_live,

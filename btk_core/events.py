@@ -92,7 +92,7 @@ TOPIC_NAMES = (
     "done_backtest", "done_live", "done_walker",
     "backtest_progress", "walker_progress", "optimizer_progress", "performance",
     "walker", "walker_complete", "validation",
-    "partial_profit", "partial_loss", "risk", "ping",
+    "partial_profit", "partial_loss", "risk", "ping", "broker",
 )
 topics: dict[str, Topic] = {name: Topic(name) for name in TOPIC_NAMES}
 
@@ -115,6 +115,7 @@ partial_profit = topics["partial_profit"]
 partial_loss = topics["partial_loss"]
 risk = topics["risk"]
 ping = topics["ping"]
+broker = topics["broker"]
 
 
 #: Errors of one kind (same type and text once numbers are blanked) logged in full before they are only counted.
@@ -218,3 +219,5 @@ listen_risk = _listen_fn(risk, "``RiskContract`` for each risk rejection.")
 listen_risk_once = _listen_once_fn(risk)
 listen_ping = _listen_fn(ping, "``PingContract`` for each candle a scheduled signal waits through.")
 listen_ping_once = _listen_once_fn(ping)
+listen_broker = _listen_fn(broker, "``BrokerEvent`` for each order placed, filled, cancelled, rejected or failed by a "
+                           "live run's broker, and each mismatch found with the venue.")

@@ -123,7 +123,8 @@ class PairMachine:
 
     def __init__(self, ctx: RunContext, strategy: StrategySchema, symbol: str, *,
                  risk: RiskCheck | None = None, persistence: Persistence | None = None,
-                 sinks: tuple[Callable[[Any], None], ...] = (), partial_log: BoundedLog[tuple] | None = None) -> None:
+                 sinks: tuple[Callable[[Any], None], ...] = (), partial_log: BoundedLog[tuple] | None = None,
+                 orders: Callable[[Notice], None] | None = None) -> None:
         self.ctx = ctx
         self.store: CandleStore = ctx.store
         self.cfg = ctx.cfg
@@ -137,6 +138,7 @@ class PairMachine:
         self.persistence = persistence
         self.sinks = sinks  # report stores: every result and risk rejection of the pair
         self.partial_log = partial_log  # the report store's milestones (SPEC §20.5)
+        self.orders = orders  # live: the order desk, first to hear every notification (and every repeat)
         #: positions whose milestones are computed at the end of the run: [row, start, end, fired profit, loss]
         self.deferred: list[list[Any]] = []
         self.callbacks = strategy.callbacks
@@ -379,6 +381,8 @@ class PairMachine:
         """The callbacks, events and result of one notice, in the order of §4.6 (also used to deliver
         again, after a restart, what a killed process had not delivered)."""
         kind, row, price, bt = notice.kind, notice.row, notice.price, self.backtest
+        if self.orders is not None:
+            self.orders(notice)
         if kind == "opened":
             self._callback("on_write", row, bt)
             self._callback("on_open", row, price, bt)

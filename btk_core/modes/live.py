@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import clock, events
+from ..broker import Broker, EntrySizing, OrderDesk, make_broker
 from ..candle_store import CandleStore
 from ..config import snapshot
 from ..context import RunContext, run_context
@@ -54,17 +55,22 @@ class LiveApi(PairModeApi):
         self._stops: set[tuple[str, str]] = set()  # stopped before or during their run
         self._started: dict[tuple[str, str], int] = {}  # when each pair's run started (its statistics' span)
         self._risk = LiveRiskBooks()
+        self._desks: dict[tuple[str, str], OrderDesk] = {}
 
-    def run(self, symbol: str, *, strategy_name: str, exchange_name: str) -> Iterator[Yielded]:
+    def run(self, symbol: str, *, strategy_name: str, exchange_name: str, broker: Broker | str | None = "paper",
+            sizing: EntrySizing | None = None) -> Iterator[Yielded]:
         """Tick the pair until it is stopped; yields every ``opened``, ``closed`` and ``cancelled`` result.
 
-        The pair's lock is taken here, before the first tick: a second run of the same pair, in this
-        process or another one sharing ``CC_PERSIST_BASE_DIR``, fails at once with ``AlreadyRunningError``
-        naming the holder (SPEC §20.1.4)."""
+        ``broker`` turns the signals into orders (``"paper"`` by default, ``"ccxt"``, ``"ccxt-dry"``, ``"none"``
+        or a ``Broker``), sized by ``sizing`` (10 % of the balance per entry by default). The pair's lock is
+        taken here, before the first tick: a second run of the same pair, in this process or another one
+        sharing ``CC_PERSIST_BASE_DIR``, fails at once with ``AlreadyRunningError`` naming the holder (SPEC
+        §20.1.4)."""
         strategy = lookup("strategy", strategy_name)
         exchange = lookup("exchange", exchange_name)
         for risk_name in strategy.risk_names:
             lookup("risk", risk_name)
+        chosen = make_broker(broker, symbol=symbol, strategy_name=strategy_name, exchange=exchange)
         key = (symbol, strategy_name)
         self._runs.claim([key])
         self._halts.discard(key)
@@ -75,9 +81,10 @@ class LiveApi(PairModeApi):
         except BaseException:
             self._runs.release(key, "failed")
             raise
-        return self._loop(symbol, strategy, exchange, lock)
+        return self._loop(symbol, strategy, exchange, lock, chosen, sizing)
 
-    def _loop(self, symbol: str, strategy: Any, exchange: Any, lock: PairLock) -> Iterator[Yielded]:
+    def _loop(self, symbol: str, strategy: Any, exchange: Any, lock: PairLock, broker: Broker | None,
+              sizing: EntrySizing | None) -> Iterator[Yielded]:
         key = (symbol, strategy.strategy_name)
         status: RunState = "failed"
         try:
@@ -90,10 +97,19 @@ class LiveApi(PairModeApi):
                 self._risk.prepare(strategy.risk_names, base_dir, cfg)
                 gate = RiskGate(self._risk.book, strategy.risk_names)
             store_key = (symbol, strategy.strategy_name, False)
+            desk = None
+            if broker is not None:
+                broker.start(base_dir)  # fails the run at once: no credentials, unknown market, venue down
+                desk = OrderDesk(broker, symbol=symbol, strategy_name=strategy.strategy_name,
+                                 interval=strategy.interval, base_dir=base_dir, sizing=sizing)
+                self._desks[key] = desk
+            else:
+                self._desks.pop(key, None)
             machine = PairMachine(ctx, strategy, symbol, risk=gate, persistence=persistence,
                                   sinks=(self._sink(cfg),),
                                   partial_log=report_stores.PARTIAL.open(store_key, cfg.CC_PARTIAL_MAX_EVENTS,
-                                                                         fresh=False))
+                                                                         fresh=False),
+                                  orders=desk.handle if desk is not None else None)
             if key in self._stops:  # a stop asked between run() and the first tick counts
                 machine.stop()
             self._machines[key] = machine
@@ -103,8 +119,11 @@ class LiveApi(PairModeApi):
             self._started[key] = clock.now()
             with run_context(ctx):
                 adopted = self._restore(machine, persistence)
-                log.info("live %s %s on %s: tick %s s, state in %s; %s", symbol, strategy.strategy_name,
-                         exchange.exchange_name, f"{cfg.CC_LIVE_TICK_TTL_MS / 1000:g}", base_dir, adopted)
+                if desk is not None:  # after the repeats of undelivered notifications, which may place orders
+                    desk.reconcile(machine.pending, machine.scheduled)
+                log.info("live %s %s on %s: tick %s s, state in %s; %s; orders: %s", symbol, strategy.strategy_name,
+                         exchange.exchange_name, f"{cfg.CC_LIVE_TICK_TTL_MS / 1000:g}", base_dir, adopted,
+                         broker.name if broker is not None else "none (signals only)")
                 perf = PerfTimer(symbol, strategy.strategy_name, exchange.exchange_name, False,
                                  report_stores.PERFORMANCE.open(store_key, cfg.CC_PERFORMANCE_MAX_EVENTS, fresh=False))
                 previous: int | None = None
@@ -115,6 +134,8 @@ class LiveApi(PairModeApi):
                         log.warning("live clock went back from %d to %d for %s/%s", previous, when, *key)
                     started = perf.start()
                     self._tick(machine, when)
+                    if desk is not None:
+                        desk.tick(machine.pending or machine.scheduled)
                     perf.emit("live_tick", started)
                     previous = when
                     ticks += 1
@@ -245,7 +266,29 @@ class LiveApi(PairModeApi):
 
     def get_report(self, symbol: str, strategy_name: str) -> str:
         from ..reports.documents import live_report
-        return live_report(strategy_name, self.get_data(symbol, strategy_name))
+        from ..reports.ledger import broker_lines
+        report = live_report(strategy_name, self.get_data(symbol, strategy_name))
+        desk = self._desks.get((symbol, strategy_name))
+        return report if desk is None else report + broker_lines(desk)
+
+    def get_ledger(self, symbol: str, strategy_name: str) -> OrderDesk | None:
+        """The order desk of the pair's latest run in this process (orders, round trips, mismatches), or None
+        when it ran without a broker."""
+        return self._desks.get((symbol, strategy_name))
+
+    def get_ledger_report(self, symbol: str, strategy_name: str) -> str:
+        """Balances, orders, fills, fees, round trips and mismatches of the pair's broker (markdown)."""
+        from ..reports.ledger import ledger_report
+        desk = self._desks.get((symbol, strategy_name))
+        if desk is None:
+            raise ValueError(f"{symbol} {strategy_name} has no broker ledger in this process (run it live with a "
+                             "broker first)")
+        return ledger_report(desk)
+
+    def dump_ledger(self, symbol: str, strategy_name: str, path: str = "./dump/ledger") -> str:
+        from ..reports.documents import pair_file
+        from ..reports.render import dump
+        return dump(self.get_ledger_report(symbol, strategy_name), path, pair_file(symbol, strategy_name))
 
     def dump(self, symbol: str, strategy_name: str, path: str = "./dump/live") -> str:
         from ..reports.documents import pair_file

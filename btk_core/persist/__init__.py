@@ -4,7 +4,8 @@ Four stores — ``signal`` (pending row), ``schedule`` (waiting row), ``risk`` (
 risk profile) and ``partial`` (fired milestone levels) — each written through a
 :class:`PersistBase` adapter, plus the pair ``journal``: the pair's whole state, its throttle clock and
 the notifications of a change not yet delivered, written in one atomic write before the other stores
-(it uses the ``signal`` store's adapter unless one is set for it). Every adapter gives the same
+(it uses the ``signal`` store's adapter unless one is set for it), and the ``ledger`` of a live run's broker
+(the order desk's book per pair, a paper account's balances and orders). Every adapter gives the same
 guarantee as the file adapter: after a crash a value is either the old or the new one, never torn.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 from .codec import encode
 
-STORES = ("signal", "schedule", "risk", "partial", "journal")
+STORES = ("signal", "schedule", "risk", "partial", "journal", "ledger")
 
 
 class PersistBase(Protocol):

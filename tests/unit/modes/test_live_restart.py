@@ -16,7 +16,7 @@ from btk_core.errors import AlreadyRunningError
 from btk_core.persist.file import FilePersist
 from tests.helpers import T0, M, long_at_market, quiet_market, signal_table
 
-STORES = ("signal", "schedule", "risk", "partial", "journal")
+STORES = ("signal", "schedule", "risk", "partial", "journal", "ledger")
 
 
 class Killed(BaseException):
@@ -130,6 +130,22 @@ def _restart_with_a_kill(fake_clock, writes, k, expected, expected_delivered):
     assert sorted(by_id.values()) == sorted(expected), f"kill before write {k}"
     assert set(delivered) == set(expected_delivered), f"kill before write {k}"
     assert [d for d in dict.fromkeys(delivered)] == expected_delivered, f"kill before write {k}: order"
+    _paper_agrees(k)
+
+
+def _paper_agrees(k):
+    """The paper broker (the default) placed one entry and one exit per trade, whatever write the kill hit;
+    its account and the desk's book agree and the account is flat again."""
+    from pathlib import Path
+    base = Path(bt.get_config()["CC_PERSIST_BASE_DIR"]) / "ledger"
+    account = json.loads((base / "paper" / "BTC--s.json").read_text())
+    book = json.loads((base / "desk" / "BTC--s.json").read_text())
+    legs = sorted((o["signal_id"], o["purpose"], o["status"]) for o in account["orders"].values())
+    assert legs == [("limit", "entry", "closed"), ("limit", "exit", "closed"), ("market", "entry", "closed"),
+                    ("market", "exit", "closed")], f"kill before write {k}"
+    assert {c: (o["status"], o["filled"]) for c, o in book["orders"].items()} == \
+        {c: (o["status"], o["filled"]) for c, o in account["orders"].items()}, f"kill before write {k}"
+    assert abs(account["balances"]["BTC"]) < 1e-12 and not book["mismatches"], f"kill before write {k}"
 
 
 def test_every_notification_carries_its_delivery_id(fake_clock, writes):
