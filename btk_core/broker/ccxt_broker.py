@@ -104,8 +104,7 @@ class CcxtBroker(Broker):
         for attempt in range(self.retries + 1):
             try:
                 return fn(*args, **kwargs)
-            except (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadSymbol, ccxt.AuthenticationError,
-                    ccxt.PermissionDenied) as exc:
+            except _refusals(ccxt) as exc:
                 raise BrokerRejected(f"{self.exchange.id} refused {what}: {type(exc).__name__}: {_short(exc)}") from exc
             except (ccxt.NetworkError, ccxt.ExchangeNotAvailable) as exc:
                 if attempt == self.retries:
@@ -169,7 +168,7 @@ class CcxtBroker(Broker):
                         return found
                 raise BrokerRejected(f"{self.exchange.id} refused {request.side} {amount:g} {symbol}: "
                                      f"{type(exc).__name__}: {_short(exc)}") from exc
-            except (ccxt.InsufficientFunds, ccxt.BadSymbol, ccxt.AuthenticationError, ccxt.PermissionDenied) as exc:
+            except _refusals(ccxt) as exc:
                 raise BrokerRejected(f"{self.exchange.id} refused {request.side} {amount:g} {symbol}: "
                                      f"{type(exc).__name__}: {_short(exc)}") from exc
             except (ccxt.NetworkError, ccxt.ExchangeNotAvailable) as exc:
@@ -236,6 +235,13 @@ class CcxtBroker(Broker):
             return self._paper.fetch_balance()
         total = self._call("fetch balance", self.exchange.fetch_balance).get("total") or {}
         return {k: float(v) for k, v in total.items() if v}
+
+
+def _refusals(ccxt: Any) -> tuple[type[Exception], ...]:
+    """Errors a retry cannot heal: the order, the market or the account is wrong (a refused filter is a
+    ``BadRequest``)."""
+    return (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.AuthenticationError,
+            ccxt.PermissionDenied)
 
 
 def _short(exc: Exception) -> str:

@@ -77,6 +77,9 @@ class OrderDesk:
             events.broker.emit(event)
 
     def _mismatch(self, detail: str, signal_id: str | None = None) -> None:
+        """Record, log and emit a difference with the venue (once: a repeated delivery finds it recorded)."""
+        if any(m["detail"] == detail and m["signal_id"] == signal_id for m in self.mismatches):
+            return
         self.mismatches.append({"at": clock.now(), "detail": detail, "signal_id": signal_id})
         self._save()
         self._event("mismatch", detail, signal_id=signal_id)
@@ -228,6 +231,11 @@ class OrderDesk:
             return
         held = self.held(row.id)
         if held <= 0:
+            entries = self._for_signal(row.id, "entry")
+            if entries and not any(o.filled for o in entries) and not delivery_id.endswith(":cancelled"):
+                why = entries[-1].error or entries[-1].status
+                self._mismatch(f"{row.position} {row.id[:8]} closed by the engine with nothing to close on the venue "
+                               f"(its entry was not filled: {why})", row.id)
             return
         amount = self.broker.amount(row.symbol, held, price)
         if amount <= 0:
@@ -266,9 +274,14 @@ class OrderDesk:
             for order in list(self.orders.values()):
                 if order.purpose == "exit" and order.final and self.held(order.signal_id) > 1e-12:
                     legs = [o for o in self._for_signal(order.signal_id, "exit") if o.delivery_id == order.delivery_id]
-                    if all(o.final for o in legs) and len(legs) < MAX_EXIT_LEGS and legs[-1] is order:
-                        row = _row_of(order)
-                        self._exit(row, order.delivery_id, order.reference_price, leg=len(legs))
+                    if not all(o.final for o in legs) or legs[-1] is not order:
+                        continue
+                    if len(legs) < MAX_EXIT_LEGS:
+                        self._exit(_row_of(order), order.delivery_id, order.reference_price, leg=len(legs))
+                    else:
+                        self._mismatch(f"{self.held(order.signal_id):g} {self.symbol} of {order.signal_id[:8]} still "
+                                       f"held after {MAX_EXIT_LEGS} exit orders that filled partly: left on the venue",
+                                       order.signal_id)
 
     def _wanted(self, order: Order, holding: SignalRow | None) -> bool:
         """Is an unsent order still needed: an exit always; an entry while the engine holds its signal."""

@@ -38,7 +38,7 @@ class PaperBroker(Broker):
         if isinstance(balance, bool) or not isinstance(balance, (int, float)) or not math.isfinite(balance) \
                 or balance <= 0:
             raise ValueError(f"paper balance must be a positive number, got {balance!r}")
-        self.name = f"paper:{account}" if account != "paper" else "paper"
+        self.name = "paper"
         self.quote, self.account, self.initial = quote, account, float(balance)
         self.fee_percent, self.slippage_percent = fee_percent, slippage_percent
         self._store: PersistBase | None = None
