@@ -43,7 +43,7 @@ def deployments() -> list:
         live_flow.to_deployment(
             name="live-on-demand",
             parameters={"setup": SETUP, "symbol": "BTCUSDT", "strategy_name": "sma_cross",
-                        "exchange_name": "synthetic"}),
+                        "exchange_name": "synthetic", "broker": "paper"}),
         optimizer_flow.to_deployment(
             name="optimizer-on-demand",
             parameters={"setup": str(ROOT / "examples" / "optimizer_setup.py"), "optimizer_name": "llm-synthetic",

@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--symbol", required=True)
     live.add_argument("--strategy", required=True)
     live.add_argument("--exchange", required=True)
+    live.add_argument("--broker", default="paper", choices=("paper", "ccxt", "ccxt-dry", "none"),
+                      help="where orders go: a paper account (default), the pair's ccxt exchange (credentials from "
+                           "BTK_CCXT_API_KEY / BTK_CCXT_SECRET), the same checked but filled on paper, or nowhere")
+    live.add_argument("--paper-balance", type=float, default=10_000.0, help="the paper account's starting balance")
+    live.add_argument("--stake", type=float, default=10.0, help="percent of the balance per entry (default 10)")
+    live.add_argument("--sizing", default=None, help="a registered sizing (fixed percentage, Kelly, ATR) instead")
     optimize = sub.add_parser(
         "optimize", help="generate strategies with an LLM (Ollama) and rank them with their walker",
         description="Run optimizer_flow: collect the optimizer's training data, ask the model for a strategy per "
@@ -256,6 +262,20 @@ def _check_pair_is_free(symbol: str, strategy_name: str) -> None:
     lock.release()
 
 
+def _check_broker(args: argparse.Namespace, exchange: object) -> None:
+    """The broker choice is checked before the flow starts (``ValueError``: one line, exit 2)."""
+    import os
+
+    from btk_core.broker import EntrySizing, make_broker
+    EntrySizing(args.stake, args.sizing)
+    make_broker(args.broker, symbol=args.symbol, strategy_name=args.strategy, exchange=exchange)
+    if args.paper_balance <= 0:
+        raise ValueError(f"--paper-balance must be positive, got {args.paper_balance:g}")
+    if args.broker == "ccxt" and not (os.environ.get("BTK_CCXT_API_KEY") and os.environ.get("BTK_CCXT_SECRET")):
+        raise ValueError("--broker ccxt needs BTK_CCXT_API_KEY and BTK_CCXT_SECRET in the environment "
+                         "(or use --broker ccxt-dry / paper)")
+
+
 def _live(args: argparse.Namespace) -> int:
     """Exit 0 when the pair was stopped, 130 after Ctrl-C and 143 after SIGTERM (state kept either way), 2 when
     the pair is already running elsewhere."""
@@ -264,11 +284,13 @@ def _live(args: argparse.Namespace) -> int:
     from flows.temporary_server import temporary_api
     load_setup(args.setup)
     lookup("strategy", args.strategy)
-    lookup("exchange", args.exchange)
+    exchange = lookup("exchange", args.exchange)
+    _check_broker(args, exchange)
     _check_pair_is_free(args.symbol, args.strategy)
     with temporary_api():  # without PREFECT_API_URL: a server that dies with this process, even on kill -9
         from flows.live import live_flow
-        summary = live_flow(args.setup, args.symbol, args.strategy, args.exchange)
+        summary = live_flow(args.setup, args.symbol, args.strategy, args.exchange, broker=args.broker,
+                            paper_balance=args.paper_balance, stake_percentage=args.stake, sizing_name=args.sizing)
     print(f"btk live: {args.symbol} {args.strategy} {summary['ended']} after {len(summary['closed'])} closed "
           "trade(s); the pair's state is kept for the next run", file=sys.stderr)
     return {"halted by SIGINT": 130, "halted by SIGTERM": 143}.get(summary["ended"], 0)

@@ -1,6 +1,8 @@
 """``live_flow``: one long-lived live run of a (symbol, strategy) pair.
 
-The run resumes from the persisted state (SPEC §9.4, §20.1) every time the flow starts, so a crashed,
+Its signals become orders through a broker (a paper account per pair by default, or the pair's ccxt exchange;
+docs/broker.md); the ledger — balances, orders, fills, fees, mismatches with the venue — is kept as a second
+artifact. The run resumes from the persisted state (SPEC §9.4, §20.1) every time the flow starts, so a crashed,
 killed or cancelled flow run is simply started again. One run per pair is guaranteed by the engine's file
 lock under ``CC_PERSIST_BASE_DIR`` (it dies with its holder), not by a lease in a Prefect server that may be
 gone: a second run fails at once naming the holder, a restart after ``kill -9`` takes over at once.
@@ -150,13 +152,26 @@ def status_markdown(symbol: str, strategy_name: str, exchange_name: str, recent:
              f"| average PnL | {fmt(stats.avg_pnl, ' %')} |", "",
              f"## Recent events (newest first, at most {RECENT_EVENTS})", ""]
     lines += [f"- {line}" for line in reversed(recent)] or ["- none yet"]
+    desk = bt.Live.get_ledger(symbol, strategy_name)
+    if desk is not None:
+        lines += ["", f"**Orders:** {desk.broker.name}, {len(desk.orders)} orders, {len(desk.trades)} round trips, "
+                      f"{len(desk.mismatches)} mismatch(es) with the venue (see the ledger artifact)."]
+        lines += [f"- mismatch: {m['detail']}" for m in reversed(desk.mismatches[-5:])]
     return "\n".join(lines) + "\n"
 
 
+def choose_broker(broker: str, symbol: str, strategy_name: str, paper_balance: float) -> Any:
+    """``"paper"`` with the requested starting balance (the pair's own account); any other name as is."""
+    import btk_core as bt
+    return bt.PaperBroker.for_pair(symbol, strategy_name, paper_balance) if broker == "paper" else broker
+
+
 @flow(name="btk-live", on_cancellation=[_log_state], on_crashed=[_log_state])
-def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str) -> dict[str, Any]:
-    """Tick the pair until ``Live.stop``, Ctrl-C or cancellation; returns the trades this run closed and how
-    it ended."""
+def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str, broker: str = "paper",
+              paper_balance: float = 10_000.0, stake_percentage: float = 10.0,
+              sizing_name: str | None = None) -> dict[str, Any]:
+    """Tick the pair until ``Live.stop``, Ctrl-C or cancellation, its signals traded by ``broker`` (``paper``,
+    ``ccxt``, ``ccxt-dry`` or ``none``); returns the trades this run closed and how it ended."""
     from prefect.artifacts import create_markdown_artifact
 
     import btk_core as bt
@@ -165,6 +180,7 @@ def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str) -
     load_setup(setup)
     logger = get_run_logger()
     key = artifact_key("btk-live", symbol, strategy_name)
+    ledger_key = artifact_key("btk-ledger", symbol, strategy_name)
     closed: list[dict[str, Any]] = []
     recent: deque[str] = deque(maxlen=RECENT_EVENTS)
 
@@ -174,8 +190,17 @@ def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str) -
                                      description=f"live {symbol} {strategy_name}: position, events, statistics")
         except Exception as exc:
             log.warning("could not update the artifact %s: %s", key, exc)
+        if bt.Live.get_ledger(symbol, strategy_name) is None:
+            return
+        try:
+            create_markdown_artifact(key=ledger_key, markdown=bt.Live.get_ledger_report(symbol, strategy_name),
+                                     description=f"ledger {symbol} {strategy_name}: balances, orders, fills, fees")
+        except Exception as exc:
+            log.warning("could not update the artifact %s: %s", ledger_key, exc)
 
-    run = bt.Live.run(symbol, strategy_name=strategy_name, exchange_name=exchange_name)  # takes the pair's lock
+    run = bt.Live.run(symbol, strategy_name=strategy_name, exchange_name=exchange_name,  # takes the pair's lock
+                      broker=choose_broker(broker, symbol, strategy_name, paper_balance),
+                      sizing=bt.EntrySizing(stake_percentage, sizing_name))
     with btk_logs_to(logger), halt_on_signals(symbol, strategy_name) as received:
         stale = mark_stale_runs_crashed(symbol, strategy_name)
         if stale:

@@ -29,7 +29,7 @@ def make_broker(spec: Broker | str | None, *, symbol: str, strategy_name: str, e
     if isinstance(spec, Broker):
         return spec
     if spec == "paper":
-        return PaperBroker(account=f"{symbol}--{strategy_name}")
+        return PaperBroker.for_pair(symbol, strategy_name)
     if spec in ("ccxt", "ccxt-dry"):
         venue = getattr(exchange.get_candles, "exchange", None)
         if venue is None:

@@ -44,6 +44,11 @@ class PaperBroker(Broker):
         self._store: PersistBase | None = None
         self._state: dict[str, Any] = {}
 
+    @classmethod
+    def for_pair(cls, symbol: str, strategy_name: str, balance: float = 10_000.0) -> PaperBroker:
+        """The default paper account of a live pair: its own balance, so pairs never share (or race on) one."""
+        return cls(balance, account=f"{symbol}--{strategy_name}")
+
     # ---- the account --------------------------------------------------------------------
     def start(self, base_dir: str) -> None:
         from ..config import snapshot

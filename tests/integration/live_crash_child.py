@@ -7,8 +7,12 @@ milestones. Every notification is appended to ``delivered.log`` by its callback 
 allowed); trades are recorded by ``on_close``, idempotent by signal id.
 
 With ``BTK_KILL_AT_WRITE=N`` the process kills itself with SIGKILL just before its N-th state write (any
-store), which puts a kill between every two steps of a change: before its commit, between the commit and
-the stores, between the stores, and after the callbacks but before the record of their delivery.
+store, the broker's ledger included), which puts a kill between every two steps of a change: before its
+commit, between the commit and the stores, between the stores, between an order's intent and the venue's
+answer, and after the callbacks but before the record of their delivery.
+
+Orders go to the paper broker (the default), or with ``BTK_FAKE_VENUE=<url>`` to the fake Binance at that
+address through the ccxt broker (the strategy is then long only: a spot account cannot short).
 Usage: python live_crash_child.py STATE_DIR ADAPTER START_MS END_MS [REDIS_URL]
 """
 import json
@@ -24,7 +28,8 @@ from btk_core.exchanges import add_synthetic_exchange
 state, adapter, start, end = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 clock_file, trades_file, delivered_file = state / "clock", state / "trades.json", state / "delivered.log"
 kill_at_write = int(os.environ.get("BTK_KILL_AT_WRITE", "0"))
-STORES = ("signal", "schedule", "risk", "partial", "journal")
+venue_url = os.environ.get("BTK_FAKE_VENUE")
+STORES = ("signal", "schedule", "risk", "partial", "journal", "ledger")
 
 
 def read_json(path, default):
@@ -73,7 +78,7 @@ CALLBACKS = {
 def get_signal(symbol, when):
     minute = int(when.timestamp() * 1000) // 60000
     price = bt.get_average_price(symbol)
-    long = (minute // 5) % 2 == 0
+    long = venue_url is not None or (minute // 5) % 2 == 0
     sign = 1 if long else -1
     row = {"id": f"{symbol}-{minute}", "position": "long" if long else "short",
            "price_take_profit": price * (1 + sign * 0.006), "price_stop_loss": price * (1 - sign * 0.006),
@@ -117,8 +122,16 @@ for store in STORES:
 add_synthetic_exchange("syn")
 bt.add_risk(risk_name="book", validations=[lambda p: None])
 bt.add_strategy(strategy_name="crashy", interval="5m", get_signal=get_signal, risk_name="book", callbacks=CALLBACKS)
+broker = "paper"
+if venue_url:
+    import ccxt
+
+    from tests.fakes.binance import point_at
+    venue = ccxt.binance({"enableRateLimit": False})
+    point_at(venue, venue_url)
+    broker = bt.CcxtBroker(venue, backoff_s=0.01)
 print("ready", flush=True)
-run = bt.Live.run("BTCUSDT", strategy_name="crashy", exchange_name="syn")
+run = bt.Live.run("BTCUSDT", strategy_name="crashy", exchange_name="syn", broker=broker)
 if now[0] >= end:  # restarted after the end: stopped like the run that was killed, from the first tick
     bt.Live.stop("BTCUSDT", "crashy")
 for _ in run:

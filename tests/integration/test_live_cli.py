@@ -146,6 +146,11 @@ def test_a_killed_btk_live_restarts_at_once_with_a_prefect_server(tmp_path, pref
     artifacts = post(f"{prefect_server}/artifacts/filter", {"artifacts": {"key": {"any_": ["btk-live-btcusdt-once"]}}})
     latest = max(artifacts, key=lambda a: a["created"])["data"]
     assert "# Live BTCUSDT once on syn" in latest and "closed long BTCUSDT once pos-1 by stop_loss" in latest
+    assert "**Orders:** paper, 2 orders, 1 round trips, 0 mismatch(es)" in latest
+    ledgers = post(f"{prefect_server}/artifacts/filter", {"artifacts": {"key": {"any_": ["btk-ledger-btcusdt-once"]}}})
+    ledger = max(ledgers, key=lambda a: a["created"])["data"]  # paper trading, the default, shows its ledger
+    assert "# Ledger BTCUSDT once" in ledger and "Broker: paper. Orders: 2 (2 closed). Round trips: 1" in ledger
+    assert "## Balances" in ledger and "| BTC | 0 |" in ledger and "## Fills" in ledger
     def position_events():
         found = post(f"{prefect_server}/events/filter", {
             "filter": {"event": {"prefix": ["btk.position."]}, "occurred": {"since": "2020-01-01T00:00:00Z"}},

@@ -23,8 +23,11 @@ KILLS = int(os.environ.get("BTK_CRASH_KILLS", "30"))
 DAY = 24 * 60 * 60_000
 
 
-def start_child(state: Path, adapter: str, end: int, extra: list[str], kill_at_write: int = 0) -> subprocess.Popen:
+def start_child(state: Path, adapter: str, end: int, extra: list[str], kill_at_write: int = 0,
+                venue: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BTK_KILL_AT_WRITE": str(kill_at_write)}
+    if venue:
+        env.update(BTK_FAKE_VENUE=venue, BTK_CCXT_API_KEY="key", BTK_CCXT_SECRET="secret")
     proc = subprocess.Popen([sys.executable, str(CHILD), str(state), adapter, str(START), str(end), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     assert proc.stdout.readline().strip() == b"ready"
@@ -138,3 +141,62 @@ def test_redis_adapter_survives_kill_9(tmp_path, redis_server):
 
 def test_redis_adapter_survives_a_kill_before_any_write(tmp_path, redis_server):
     crash_test(tmp_path, "redis", kill_before_writes, 1, [redis_server.url])
+
+
+def venue_orders(server) -> list[tuple]:
+    return sorted((o["clientOrderId"], o["side"], o["type"], o["origQty"], o["executedQty"], o["status"])
+                  for o in server.account.orders)
+
+
+def book_agrees_with_venue(state: Path, server) -> None:
+    book = json.loads((state / "data" / "ledger" / "desk" / "BTCUSDT--crashy.json").read_text())
+    statuses = {"FILLED": "closed", "CANCELED": "canceled", "EXPIRED": "canceled", "NEW": "open"}
+    venue = {o["clientOrderId"]: (statuses[o["status"]], float(o["executedQty"])) for o in server.account.orders}
+    sent = {cid: (o["status"], o["filled"]) for cid, o in book["orders"].items() if o["status"] != "rejected"}
+    assert sent == venue and not book["mismatches"]
+
+
+def test_orders_survive_kill_9_at_every_step_of_their_life(tmp_path):
+    """Orders on the fake Binance through the ccxt broker, killed at random instants, just before a state or
+    ledger write (between an order's intent and its sending, between the venue's answer and its record,
+    between the record and the pair's state) and by the venue itself right after it accepted an order, before
+    its answer reaches btk. The venue must end with exactly the orders of a run nobody killed (client ids,
+    amounts, fills): no duplicate, none lost; btk's book agrees with it and the account is flat."""
+    from tests.fakes.binance import FakeBinance
+    calm, crashy = tmp_path / "calm", tmp_path / "crashy"
+    calm.mkdir(), crashy.mkdir()
+    end = START + DAY // 2
+    rng = random.Random("orders")
+    with FakeBinance(lambda *a: []) as calm_venue, FakeBinance(lambda *a: []) as venue:
+        assert start_child(calm, "file", end, [], venue=calm_venue.url).wait(timeout=300) == 0
+        expected = venue_orders(calm_venue)
+        assert len(expected) >= 20 and {o[2] for o in expected} == {"MARKET", "LIMIT"}
+        kills = {"outside": 0, "write": 0, "venue": 0}
+        while True:
+            how = rng.choice(list(kills)) if sum(kills.values()) < KILLS else None
+            proc = start_child(crashy, "file", end, [], kill_at_write=rng.randint(1, 40) if how == "write" else 0,
+                               venue=venue.url)
+            creates = len(venue.account.created)
+            if how == "venue":
+                kill_after = rng.randint(1, 3)
+                venue.account.on_create = (
+                    lambda order, pid=proc.pid, n=creates + kill_after: os.kill(pid, signal.SIGKILL)
+                    if len(venue.account.created) >= n else None)
+            elif how == "outside":
+                time.sleep(rng.uniform(0.05, 0.4))
+                if proc.poll() is None:
+                    os.kill(proc.pid, signal.SIGKILL)
+            code = proc.wait(timeout=300)
+            venue.account.on_create = None
+            if code == -signal.SIGKILL:
+                kills[how] += 1
+                continue
+            assert code == 0 and proc.stdout.read().strip() == b"done"
+            if how is None:
+                break
+        assert venue_orders(venue) == expected
+        assert len({o[0] for o in venue_orders(venue)}) == len(expected)  # no client id twice
+        assert abs(venue.account.balances.get("BTC", 0.0)) < 1e-9
+        book_agrees_with_venue(crashy, venue)
+        assert min(kills.values()) >= 1
+        print(f"orders: {kills} kills, {len(expected)} venue orders, as in the run nobody killed")
