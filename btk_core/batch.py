@@ -30,16 +30,24 @@ class SignalTable:
     answer at every step ``when`` with ``t <= when < t + interval``: the step sees exactly the candles
     ``t`` saw, like a ``get_signal`` that reads only its interval's candles."""
 
-    __slots__ = ("times", "ordered", "answers", "interval_ms")
+    __slots__ = ("times", "ordered", "answers", "interval_ms", "_rows", "_columns")
 
-    def __init__(self, answers: Mapping[int, dict[str, Any]], interval_ms: int) -> None:
+    def __init__(self, answers: Mapping[int, dict[str, Any]], interval_ms: int,
+                 rows: dict[int, int] | None = None, columns: list[tuple[str, list[Any]]] | None = None) -> None:
+        """``answers`` by decision time; or ``rows`` (decision time -> row number) over ``columns`` of Python
+        values, each answer built when it is first asked for (a backtest asks for a fraction of the rows)."""
         self.answers = dict(answers)
-        self.ordered = sorted(self.answers)
+        self._rows, self._columns = rows or {}, columns or []
+        self.ordered = sorted(self._rows or self.answers)
         self.times = np.array(self.ordered, dtype=np.int64)
         self.interval_ms = interval_ms
 
     def answer(self, when: int) -> dict[str, Any] | None:
-        return self.answers.get(when - when % self.interval_ms)
+        t = when - when % self.interval_ms
+        found = self.answers.get(t)
+        if found is None and t in self._rows:
+            found = self.answers[t] = _answer(self._columns, self._rows[t])
+        return found
 
     def next_step(self, first: int, period: int) -> int | None:
         """The first of the due steps ``first + k * period`` that has an answer, or None."""
@@ -104,16 +112,18 @@ def table_from_frame(frame: Any, interval_ms: int, where: str) -> SignalTable:
     keep = np.flatnonzero([p is not None and p == p and p != "" for p in frame["position"].tolist()])
     rows = frame.iloc[keep]
     columns = [(name, rows[name].tolist()) for name in rows.columns]  # Python values, converted in C
-    answers = {}
-    for n, t in enumerate(times[keep].tolist()):
-        row = {}
-        for name, values in columns:
-            value = _plain(values[n])
-            if value is not None:  # a float column holds whole minutes as 120.0: give validation the int
-                whole = name == "minute_estimated_time" and isinstance(value, float) and value.is_integer()
-                row[name] = int(value) if whole else value
-        answers[t] = row
-    return SignalTable(answers, interval_ms)
+    return SignalTable({}, interval_ms, rows={t: n for n, t in enumerate(times[keep].tolist())}, columns=columns)
+
+
+def _answer(columns: list[tuple[str, list[Any]]], n: int) -> dict[str, Any]:
+    """Row ``n`` of the table as ``get_signal`` would have answered it (absent values left out)."""
+    row = {}
+    for name, values in columns:
+        value = _plain(values[n])
+        if value is not None:  # a float column holds whole minutes as 120.0: give validation the int
+            whole = name == "minute_estimated_time" and isinstance(value, float) and value.is_integer()
+            row[name] = int(value) if whole else value
+    return row
 
 
 def compute_table(get_signals: Callable[..., Any], symbol: str, candles: Candles, *, interval_ms: int,

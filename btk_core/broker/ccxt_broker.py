@@ -192,6 +192,8 @@ class CcxtBroker(Broker):
         return self._place(request)
 
     def fetch_order(self, client_id: str, symbol: str) -> Order | None:
+        """By client id (``clientOrderId``); a venue that cannot look orders up that way is searched through its
+        open and recent closed orders."""
         import ccxt
         if self._paper is not None:
             return self._paper.fetch_order(client_id, symbol)
@@ -202,8 +204,18 @@ class CcxtBroker(Broker):
         except BrokerRejected as exc:
             if isinstance(exc.__cause__, ccxt.OrderNotFound):
                 return None
-            raise
+            if not isinstance(exc.__cause__, (ccxt.ArgumentsRequired, ccxt.NotSupported, ccxt.BadRequest)):
+                raise
+            return self._search(client_id, market_symbol)
         return order_from_ccxt(data)
+
+    def _search(self, client_id: str, symbol: str) -> Order | None:
+        found = [o for o in self._call("fetch open orders", self.exchange.fetch_open_orders, symbol)
+                 if o.get("clientOrderId") == client_id]
+        if not found and self.exchange.has.get("fetchClosedOrders"):
+            found = [o for o in self._call("fetch closed orders", self.exchange.fetch_closed_orders, symbol,
+                                           None, 500) if o.get("clientOrderId") == client_id]
+        return order_from_ccxt(found[-1]) if found else None
 
     def cancel(self, client_id: str, symbol: str) -> Order | None:
         import ccxt
@@ -239,9 +251,9 @@ class CcxtBroker(Broker):
 
 def _refusals(ccxt: Any) -> tuple[type[Exception], ...]:
     """Errors a retry cannot heal: the order, the market or the account is wrong (a refused filter is a
-    ``BadRequest``)."""
+    ``BadRequest``), or the venue cannot do what was asked."""
     return (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.BadRequest, ccxt.AuthenticationError,
-            ccxt.PermissionDenied)
+            ccxt.PermissionDenied, ccxt.ArgumentsRequired, ccxt.NotSupported)
 
 
 def _short(exc: Exception) -> str:

@@ -8,7 +8,8 @@ pages like Binance (``limit`` <= 1000, ``startTime`` inclusive). Hooks make it m
 The account (``FakeAccount``): market orders fill at the symbol's price (the close of the newest 1m candle
 served, or ``prices``), limit orders rest until the price crosses them; a 0.1 % commission in the quote
 currency; ``partial_fill`` makes the next orders fill only that fraction (a market order then expires, a
-limit order stays partly filled); rejects like Binance: insufficient balance, below the NOTIONAL minimum
+limit order stays partly filled); ``by_client_id = False`` refuses
+look-ups by client id (venues that only know their own ids); rejects like Binance: insufficient balance, below the NOTIONAL minimum
 (10 quote), a client id already used by an open order; ``fail_orders`` answers the next order requests with
 HTTP 429; ``on_create`` is called with each accepted order before the answer is sent (a test kills its client
 there). Every create request is kept in ``created`` (accepted or not), to count duplicates.
@@ -50,6 +51,7 @@ class FakeAccount:
         self.partial_fill: float | None = None
         self.fail_orders = 0
         self.on_create: Callable[[dict], None] | None = None
+        self.by_client_id = True  # False: like venues that look orders up by their own id only
         self.lock = threading.Lock()
 
     @staticmethod
@@ -125,6 +127,9 @@ class FakeAccount:
 
     def fetch(self, q: dict) -> tuple[int, dict]:
         with self.lock:
+            if not self.by_client_id and "orderId" not in q:
+                return 400, {"code": -1102, "msg": "Mandatory parameter 'orderId' was not sent, was empty/null, or "
+                                                   "malformed."}
             order = self.find(q)
             if order is None:
                 return 400, {"code": -2013, "msg": "Order does not exist."}
@@ -145,6 +150,11 @@ class FakeAccount:
                 self._cross(order)
             return 200, [{k: v for k, v in o.items() if k != "fills"} for o in self.orders
                          if o["symbol"] == q.get("symbol") and o["status"] in ("NEW", "PARTIALLY_FILLED")]
+
+    def all_orders(self, q: dict) -> tuple[int, list]:
+        with self.lock:
+            return 200, [{k: v for k, v in o.items() if k != "fills"} for o in self.orders
+                         if o["symbol"] == q.get("symbol")]
 
     def account(self) -> tuple[int, dict]:
         with self.lock:
@@ -180,6 +190,7 @@ class FakeBinance(LocalServer):
                 path, account = urlparse(self.path).path, outer.account
                 routes = {("POST", "/api/v3/order"): account.create, ("GET", "/api/v3/order"): account.fetch,
                           ("DELETE", "/api/v3/order"): account.cancel, ("GET", "/api/v3/openOrders"): account.open_orders,
+                          ("GET", "/api/v3/allOrders"): account.all_orders,
                           ("GET", "/api/v3/account"): lambda q: account.account()}
                 handler = routes.get((method, path))
                 if handler is None:

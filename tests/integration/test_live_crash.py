@@ -63,6 +63,11 @@ def outcome(state: Path) -> tuple[list, list[str]]:
             delivered.read_text().split() if delivered.exists() else [])
 
 
+def paper_orders(state: Path) -> list[tuple]:
+    account = json.loads((state / "data" / "ledger" / "paper" / "BTCUSDT--crashy.json").read_text())
+    return sorted((cid, o["side"], o["amount"], o["filled"], o["status"]) for cid, o in account["orders"].items())
+
+
 def kill_from_outside(state, adapter, end, extra, rng) -> int:
     kills = 0
     while True:
@@ -113,6 +118,8 @@ def crash_test(tmp_path: Path, adapter: str, killer, days: float, extra: list[st
     assert kills >= KILLS
     trades, delivered = outcome(crashy)
     assert trades == expected_trades                            # none lost, duplicated or changed
+    if adapter == "file":  # the paper broker (the default) placed exactly the orders of the calm run
+        assert paper_orders(crashy) == paper_orders(calm) and len(paper_orders(calm)) == 2 * len(expected_trades)
     assert set(delivered) == set(expected_delivered)            # every notification at least once, no other
     repeats = len(delivered) - len(set(delivered))
     print(f"{adapter} {killer.__name__}: {kills} kills, {len(trades)} trades, {len(set(delivered))} notifications, "

@@ -106,6 +106,33 @@ def test_refusals_fail_the_order_not_the_run(venue, fake_clock):
     assert [e.kind for e in seen].count("mismatch") == 2  # each close says it had nothing to close
 
 
+def test_a_venue_refusal_is_final_for_the_order_and_reported(venue, fake_clock):
+    quiet_market(symbols=("BTCUSDT",))
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=signal_table({("BTCUSDT", 10): long_at_market(minutes=2)}))
+    seen = []
+    bt.listen_broker(seen.append)
+    fake_clock.now = T0 + 10 * M
+    live_until(fake_clock, T0 + 15 * M, symbol="BTCUSDT", broker=broker_on(venue),
+               sizing=bt.EntrySizing(stake_percentage=100))  # the whole balance: no room for the commission
+    assert len(venue.account.created) == 1 and venue.account.orders == []  # sent once, refused, never retried
+    rejected = next(e for e in seen if e.kind == "rejected")
+    assert "InsufficientFunds" in rejected.detail and "insufficient balance" in rejected.detail
+    assert bt.Live.get_ledger("BTCUSDT", "s").orders[rejected.client_id].status == "rejected"
+
+
+def test_orders_are_found_by_client_id_on_venues_that_cannot_look_them_up_that_way(venue, tmp_path):
+    venue.account.by_client_id = False
+    broker = broker_on(venue)
+    broker.start(str(tmp_path))
+    broker.exchange.create_order("BTC/USDT", "limit", "buy", 1, 90, {"clientOrderId": "btk-aaaaaa-1"})
+    found = broker.fetch_order("btk-aaaaaa-1", "BTCUSDT")
+    assert found is not None and (found.status, found.amount, found.price) == ("open", 1, 90)
+    assert broker.fetch_order("btk-aaaaaa-2", "BTCUSDT") is None
+    broker.exchange.create_order("BTC/USDT", "market", "buy", 1, None, {"clientOrderId": "btk-aaaaaa-2"})
+    filled = broker.fetch_order("btk-aaaaaa-2", "BTCUSDT")  # no longer open: found among the closed orders
+    assert filled is not None and (filled.status, filled.filled) == ("closed", 1)
+
+
 def test_without_credentials_the_run_fails_at_once_naming_the_variables(venue, fake_clock, monkeypatch):
     monkeypatch.delenv("BTK_CCXT_API_KEY")
     quiet_market(symbols=("BTCUSDT",))

@@ -144,3 +144,28 @@ def test_a_rejected_entry_is_an_event_and_a_mismatch_not_a_silent_gap(fake_clock
     bt.Live._reset()
     live_until(fake_clock, T0 + 14 * M, broker=broker)  # runs to the close (60 min): nothing to sell, and says so
     assert seen[-1].kind == "mismatch" and "closed by the engine with nothing to close on the venue" in seen[-1].detail
+
+
+def test_atr_sizing_reads_the_strategy_interval_candles(fake_clock, tmp_path):
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path))
+    quiet_market()  # every candle: high 100.2, low 99.8, close 100 -> true range 0.4
+    bt.add_sizing(sizing_name="atr", method="atr-based", risk_percentage=0.5, atr_multiplier=2)
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=signal_table({("BTC", 10): long_at_market(minutes=3)}))
+    fake_clock.now = T0 + 10 * M
+    live_until(fake_clock, T0 + 20 * M, broker=PaperBroker(100_000), sizing=EntrySizing(sizing_name="atr"))
+    entry = next(o for o in bt.Live.get_ledger("BTC", "s").orders.values() if o.purpose == "entry")
+    assert entry.amount == pytest.approx(100_000 * 0.005 / (0.4 * 2))  # 0.5 % of the balance over 2 ATRs
+
+
+def test_a_paper_short_sells_first_and_buys_back(fake_clock, tmp_path):
+    bt.set_config(CC_PERSIST_BASE_DIR=str(tmp_path))
+    quiet_market({"BTC": {40: (100, 100.1, 98.5, 99)}})
+    bt.add_strategy(strategy_name="s", interval="1m", get_signal=signal_table({("BTC", 10): {
+        "position": "short", "price_take_profit": 99, "price_stop_loss": 101, "minute_estimated_time": 60}}))
+    fake_clock.now = T0 + 10 * M
+    live_until(fake_clock, T0 + 50 * M, broker=PaperBroker(10_000, fee_percent=0, slippage_percent=0))
+    desk = bt.Live.get_ledger("BTC", "s")
+    assert sorted((o.purpose, o.side, o.amount, o.average) for o in desk.orders.values()) == [
+        ("entry", "sell", 10, 100), ("exit", "buy", 10, 99)]
+    assert desk.trades[0]["pnl"] == pytest.approx(10.0)  # sold 10 at 100, bought back at 99
+    assert desk.broker.fetch_balance() == {"USDT": pytest.approx(10_010), "BTC": 0}
