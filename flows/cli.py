@@ -292,7 +292,7 @@ def _live(args: argparse.Namespace) -> int:
         summary = live_flow(args.setup, args.symbol, args.strategy, args.exchange, broker=args.broker,
                             paper_balance=args.paper_balance, stake_percentage=args.stake, sizing_name=args.sizing)
     print(f"btk live: {args.symbol} {args.strategy} {summary['ended']} after {len(summary['closed'])} closed "
-          "trade(s); the pair's state is kept for the next run", file=sys.stderr)
+          f"trade(s); {summary['orders']}; the pair's state is kept for the next run", file=sys.stderr)
     return {"halted by SIGINT": 130, "halted by SIGTERM": 143}.get(summary["ended"], 0)
 
 

@@ -216,4 +216,19 @@ def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str, b
                                "close_timestamp": result.close_timestamp, "pnl": result.pnl.pnl_percentage})
         publish()
     ended = "halted by " + signal.Signals(received[0]).name if received else "stopped"
-    return {"symbol": symbol, "strategy": strategy_name, "closed": closed, "ended": ended}
+    return {"symbol": symbol, "strategy": strategy_name, "closed": closed, "ended": ended,
+            "orders": orders_summary(symbol, strategy_name)}
+
+
+def orders_summary(symbol: str, strategy_name: str) -> str:
+    """One line on the run's orders for the command's last line: broker, orders, mismatches, balance."""
+    import btk_core as bt
+    desk = bt.Live.get_ledger(symbol, strategy_name)
+    if desk is None:
+        return "no orders (signals only)"
+    try:
+        balance = f"{desk.broker.fetch_balance().get(desk.broker.quote, 0.0):.2f} {desk.broker.quote}"
+    except Exception as exc:  # the venue may be down at exit: the line says so instead of failing the run
+        balance = f"unreadable ({type(exc).__name__})"
+    return (f"orders on {desk.broker.name}: {len(desk.orders)} order(s), {len(desk.mismatches)} mismatch(es), "
+            f"balance {balance}")

@@ -73,6 +73,7 @@ def test_btk_live_trades_on_the_venue_through_a_kill(tmp_path):
         assert server.account.balances["BTC"] == 0
     log = (tmp_path / "second.log").read_text()
     assert "orders: ccxt:binance" in log and "adopted open position long pos-1" in log
+    assert "after 1 closed trade(s); orders on ccxt:binance: 2 order(s), 0 mismatch(es), balance " in log
     [book_file] = (tmp_path / "data" / "ledger" / "desk").glob("BTC_USDT--once*.json")  # a safe name of BTC/USDT
     book = json.loads(book_file.read_text())
     assert sorted((o["client_id"], o["status"]) for o in book["orders"].values()) == sorted(
