@@ -29,6 +29,7 @@ from typing import Any
 from .. import clock, events
 from ..fmt import short_price
 from ..notices import Notice
+from ..events import emit_error
 from ..persist import open_store
 from ..signals import SignalRow
 from .base import Broker, BrokerRejected
@@ -103,8 +104,10 @@ class OrderDesk:
             order = Order.from_request(request, clock.now())
             self.orders[order.client_id] = order
             self._save()  # the intent: a kill from here on is resolved by the client id
-        elif self._adopt(order):
-            return order
+        else:
+            found = self._adopt(order)
+            if found is not False:  # adopted, or the venue could not say: never send blind (next tick)
+                return order
         place = self.broker.place_entry if request.purpose == "entry" else self.broker.place_exit
         try:
             answer = place(order.request())
@@ -123,13 +126,16 @@ class OrderDesk:
         self._event("filled" if order.status == "closed" else "placed", _what(order), order)
         return order
 
-    def _adopt(self, order: Order) -> bool:
-        """An order the book wrote but never heard back from: take the venue's view if it has one."""
+    def _adopt(self, order: Order) -> bool | None:
+        """An order the book wrote but never heard back from: take the venue's view if it has one. True:
+        adopted; False: the venue does not have it; None: the venue could not be asked (the order is then
+        never sent: it might be there)."""
         try:
             venue = self.broker.fetch_order(order.client_id, order.symbol)
         except Exception as exc:
+            order.status, order.error = "failed", f"could not look it up: {type(exc).__name__}: {exc}"
             log.warning("broker %s: could not look up %s: %s", self.broker.name, order.client_id, exc)
-            return False
+            return None
         if venue is None:
             return False
         order.absorb(venue)
@@ -154,15 +160,24 @@ class OrderDesk:
     def handle(self, notice: Notice) -> None:
         """The orders one notification asks for (idempotent: a repeat finds them in the book)."""
         with self._lock:
-            row = notice.row
-            if notice.kind == "scheduled" and self.broker.rests_limit_orders:
-                self._enter(row, notice.delivery_id, "limit", row.price_open)
-            elif notice.kind == "opened":
-                self._opened(row, notice)
-            elif notice.kind == "cancelled":
-                self._cancel_entry(row, notice.delivery_id)
-            elif notice.kind == "closed":
-                self._exit(row, notice.delivery_id, notice.price or row.price_open)
+            try:
+                self._handle(notice)
+            except Exception as exc:  # a broker bug must not stop the pair: reported, the order stays unsent
+                log.exception("broker %s: %s of %s failed", self.broker.name, notice.kind, notice.row.id)
+                self._event("failed", f"{notice.delivery_id}: {type(exc).__name__}: {exc}",
+                            signal_id=notice.row.id)
+                emit_error(exc)
+
+    def _handle(self, notice: Notice) -> None:
+        row = notice.row
+        if notice.kind == "scheduled" and self.broker.rests_limit_orders:
+            self._enter(row, notice.delivery_id, "limit", row.price_open)
+        elif notice.kind == "opened":
+            self._opened(row, notice)
+        elif notice.kind == "cancelled":
+            self._cancel_entry(row, notice.delivery_id)
+        elif notice.kind == "closed":
+            self._exit(row, notice.delivery_id, notice.price or row.price_open)
 
     def _enter(self, row: SignalRow, delivery_id: str, kind: str, price: float, amount: float | None = None) -> None:
         cid = client_order_id(self.symbol, self.strategy_name, delivery_id)
@@ -229,6 +244,11 @@ class OrderDesk:
             if order.status in ("intent", "failed"):
                 self._send(order.request())
             return
+        for entry in self._for_signal(row.id, "entry"):  # what the entries filled, as the venue knows it now
+            if entry.status in ("intent", "failed"):
+                self._adopt(entry)
+            else:
+                self._refresh(entry)
         held = self.held(row.id)
         if held <= 0:
             entries = self._for_signal(row.id, "entry")
@@ -284,8 +304,12 @@ class OrderDesk:
                                        order.signal_id)
 
     def _wanted(self, order: Order, holding: SignalRow | None) -> bool:
-        """Is an unsent order still needed: an exit always; an entry while the engine holds its signal."""
-        return order.purpose == "exit" or (holding is not None and holding.id == order.signal_id)
+        """Is an unsent order still needed: an exit always; an entry while the engine holds its signal and no
+        later entry replaced it (a resting limit entry is replaced at activation)."""
+        if order.purpose == "exit":
+            return True
+        return holding is not None and holding.id == order.signal_id and \
+            self._for_signal(order.signal_id, "entry")[-1] is order
 
     # ---- at start --------------------------------------------------------------------------
     def reconcile(self, pending: SignalRow | None, scheduled: SignalRow | None) -> None:
@@ -295,7 +319,7 @@ class OrderDesk:
             holding = pending or scheduled
             for order in list(self.orders.values()):
                 if order.status in ("intent", "failed"):
-                    if not self._adopt(order):
+                    if self._adopt(order) is False:  # the venue does not have it (None: it could not say)
                         if self._wanted(order, holding):
                             self._send(order.request())
                         else:

@@ -177,3 +177,24 @@ def test_dry_run_checks_like_the_venue_and_fills_on_paper(venue, fake_clock):
     desk = bt.Live.get_ledger("BTCUSDT", "s")
     assert venue.account.created == [] and len(desk.orders) == 2 and desk.broker.name == "ccxt:binance (dry run)"
     assert all(o.status == "closed" for o in desk.orders.values())
+
+
+def test_an_order_the_venue_cannot_be_asked_about_is_never_sent_blind(venue, fake_clock, tmp_path):
+    """A killed process wrote its intent and sent the order, but never heard the answer; at the restart the venue
+    answers nothing but 429s. The desk must not send it again until the venue can say whether it has it."""
+    from btk_core.broker import Order
+    quiet_market(symbols=("BTCUSDT",))
+    broker = broker_on(venue)
+    broker.start(str(tmp_path))
+    desk = OrderDesk(broker, symbol="BTCUSDT", strategy_name="s", interval="1m", base_dir=str(tmp_path))
+    row = bt.SignalRow("sig-1", "long", "", 100.0, 101.0, 99.0, 60, "BTCUSDT", "ex", "s", T0, T0, False)
+    cid = client_order_id("BTCUSDT", "s", "sig-1:opened")
+    desk.orders[cid] = Order(cid, "BTCUSDT", "buy", "market", 1.0, None, "entry", "sig-1", "sig-1:opened", 100.0)
+    broker.exchange.create_order("BTC/USDT", "market", "buy", 1, None, {"clientOrderId": cid})
+    venue.account.fail_orders = 1000
+    desk.reconcile(row, None)
+    assert len(venue.account.created) == 1 and desk.orders[cid].status == "failed"
+    venue.account.fail_orders = 0
+    desk.tick(row)
+    assert len(venue.account.created) == 1  # found, not sent again
+    assert (desk.orders[cid].status, desk.orders[cid].filled) == ("closed", 1)
