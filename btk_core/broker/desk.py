@@ -27,9 +27,9 @@ import threading
 from typing import Any
 
 from .. import clock, events
+from ..events import emit_error
 from ..fmt import short_price
 from ..notices import Notice
-from ..events import emit_error
 from ..persist import open_store
 from ..signals import SignalRow
 from .base import Broker, BrokerRejected
