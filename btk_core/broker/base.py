@@ -42,12 +42,14 @@ class Broker(ABC):
         """Send an order that closes (part of) a position; returns the venue's view of it."""
 
     @abstractmethod
-    def cancel(self, client_id: str, symbol: str) -> Order | None:
-        """Cancel an open order; its final view, or None when the venue does not know it."""
+    def cancel(self, client_id: str, symbol: str, venue_id: str | None = None) -> Order | None:
+        """Cancel an open order (by the venue's id when known); its final view, or None when the venue does not
+        know it."""
 
     @abstractmethod
-    def fetch_order(self, client_id: str, symbol: str) -> Order | None:
-        """The venue's view of the order, or None when it never reached the venue."""
+    def fetch_order(self, client_id: str, symbol: str, venue_id: str | None = None) -> Order | None:
+        """The venue's view of the order (looked up by the venue's id when known), or None when it never
+        reached the venue."""
 
     @abstractmethod
     def fetch_open_orders(self, symbol: str) -> list[Order]:

@@ -191,16 +191,16 @@ class CcxtBroker(Broker):
     def place_exit(self, request: OrderRequest) -> Order:
         return self._place(request)
 
-    def fetch_order(self, client_id: str, symbol: str) -> Order | None:
-        """By client id (``clientOrderId``); a venue that cannot look orders up that way is searched through its
-        open and recent closed orders."""
+    def fetch_order(self, client_id: str, symbol: str, venue_id: str | None = None) -> Order | None:
+        """By the venue's id when btk has heard it, else by client id (``clientOrderId``); a venue that cannot look
+        orders up that way is searched through its open and recent closed orders."""
         import ccxt
         if self._paper is not None:
             return self._paper.fetch_order(client_id, symbol)
         market_symbol = self._market(symbol)["symbol"]
         try:
-            data = self._call("fetch order", self.exchange.fetch_order, None, market_symbol,
-                              {"clientOrderId": client_id})
+            data = self._call("fetch order", self.exchange.fetch_order, venue_id, market_symbol,
+                              {} if venue_id else {"clientOrderId": client_id})
         except BrokerRejected as exc:
             if isinstance(exc.__cause__, ccxt.OrderNotFound):
                 return None
@@ -217,17 +217,18 @@ class CcxtBroker(Broker):
                                            None, 500) if o.get("clientOrderId") == client_id]
         return order_from_ccxt(found[-1]) if found else None
 
-    def cancel(self, client_id: str, symbol: str) -> Order | None:
+    def cancel(self, client_id: str, symbol: str, venue_id: str | None = None) -> Order | None:
         import ccxt
         if self._paper is not None:
             return self._paper.cancel(client_id, symbol)
         market_symbol = self._market(symbol)["symbol"]
         try:
-            self._call("cancel order", self.exchange.cancel_order, None, market_symbol, {"clientOrderId": client_id})
+            self._call("cancel order", self.exchange.cancel_order, venue_id, market_symbol,
+                       {} if venue_id else {"clientOrderId": client_id})
         except BrokerRejected as exc:
             if not isinstance(exc.__cause__, ccxt.OrderNotFound):
                 raise
-        return self.fetch_order(client_id, symbol)
+        return self.fetch_order(client_id, symbol, venue_id)
 
     def fetch_open_orders(self, symbol: str) -> list[Order]:
         if self._paper is not None:

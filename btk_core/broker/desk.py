@@ -147,7 +147,7 @@ class OrderDesk:
         if order.final or order.status in ("intent", "failed"):
             return
         try:
-            venue = self.broker.fetch_order(order.client_id, order.symbol)
+            venue = self.broker.fetch_order(order.client_id, order.symbol, order.venue_id)
         except Exception as exc:
             log.warning("broker %s: could not refresh %s: %s", self.broker.name, order.client_id, exc)
             return
@@ -217,7 +217,7 @@ class OrderDesk:
 
     def _cancel(self, order: Order) -> None:
         try:
-            venue = self.broker.cancel(order.client_id, order.symbol)
+            venue = self.broker.cancel(order.client_id, order.symbol, order.venue_id)
         except Exception as exc:
             self._event("failed", f"cancel {_what(order)}: {type(exc).__name__}: {exc}", order)
             return

@@ -116,10 +116,10 @@ class PaperBroker(Broker):
     def place_exit(self, request: OrderRequest) -> Order:
         return self._fill(request)
 
-    def cancel(self, client_id: str, symbol: str) -> Order | None:
+    def cancel(self, client_id: str, symbol: str, venue_id: str | None = None) -> Order | None:
         return self.fetch_order(client_id, symbol)  # paper orders fill at once: nothing is ever left to cancel
 
-    def fetch_order(self, client_id: str, symbol: str) -> Order | None:
+    def fetch_order(self, client_id: str, symbol: str, venue_id: str | None = None) -> Order | None:
         data = self._state["orders"].get(client_id)
         return None if data is None else Order.from_json(data)
 

@@ -55,7 +55,9 @@ def test_a_live_run_places_fills_and_closes_real_orders(venue, fake_clock, tmp_p
     assert SECRET not in stored and SECRET not in caplog.text and "key-123" not in stored
 
 
-def test_a_limit_entry_rests_on_the_venue_and_the_engine_activation_fills_the_rest(venue, fake_clock):
+@pytest.mark.parametrize("by_client_id", [True, False])
+def test_a_limit_entry_rests_on_the_venue_and_the_engine_activation_fills_the_rest(venue, fake_clock, by_client_id):
+    venue.account.by_client_id = by_client_id  # False: refreshed and cancelled by the venue's own id
     quiet_market({"BTCUSDT": {20: (100, 100.2, 98.9, 99.5), 40: (100, 101.5, 99.9, 101)}}, symbols=("BTCUSDT",))
     bt.add_strategy(strategy_name="s", interval="1m", get_signal=signal_table({("BTCUSDT", 10): {
         "position": "long", "price_open": 99, "price_take_profit": 101, "price_stop_loss": 98,
