@@ -1,6 +1,6 @@
 """The Prefect UI as a user sees it: a real ``prefect server``, ``btk backtest`` and ``btk walker`` run as commands
 against it, and every markdown artifact opened in headless Chromium, where each embedded picture must load
-(``naturalWidth > 0``). Screenshots go to ``dump/ui-screenshots/`` (git-ignored) for a human to look at.
+(``naturalWidth > 0``); ``btk live``'s paper ledger opened the same way. Screenshots go to ``dump/ui-screenshots/`` (git-ignored) for a human to look at.
 
 Also checked through the API, as the UI shows them: each flow run has its own artifacts (the walker's too, not
 only a subflow's), task runs are named after their pairs, the log has one line per pair with its figures, and
@@ -22,6 +22,7 @@ from tests.prefect_server import prefect_server as running_server
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "tests" / "fixtures" / "small_setup.py"
 DEMO = ROOT / "examples" / "demo_setup.py"
+LIVE = ROOT / "tests" / "fixtures" / "live_cli_setup.py"
 SCREENSHOTS = ROOT / "dump" / "ui-screenshots"
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed (apt-get install chromium)")
@@ -103,3 +104,38 @@ def test_table_artifacts_hold_numbers_rounded_for_reading(runs):
         rows = json.loads(artifact["data"]) if isinstance(artifact["data"], str) else artifact["data"]
         floats = [v for row in rows for v in row.values() if isinstance(v, float)]
         assert all(round(v, 4) == v for v in floats), artifact["key"]
+
+
+def test_the_paper_ledger_of_btk_live_reads_in_a_browser(runs, tmp_path):
+    """``btk live`` trades on paper by default: its ledger artifact (balances, orders, fills, round trips) is on
+    the server and reads as tables in the UI."""
+    import signal
+    import time
+
+    from tests.prefect_server import wait_for
+    api = runs[0]
+    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT),
+           "BTK_TEST_STATE": str(tmp_path)}
+    with open(tmp_path / "live.log", "w") as log:
+        live = subprocess.Popen([sys.executable, "-m", "flows.cli", "live", "--setup", str(LIVE), "--symbol",
+                                 "BTCUSDT", "--strategy", "once", "--exchange", "syn"], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            events = tmp_path / "events.jsonl"
+            wait_for(lambda: events.exists() and '"closed"' in events.read_text(), 180, "the paper position to close")
+            time.sleep(1)
+            live.send_signal(signal.SIGINT)
+            assert live.wait(timeout=60) == 130
+        finally:
+            if live.poll() is None:
+                live.kill()
+    ledgers = post(f"{api}/artifacts/filter", {"artifacts": {"key": {"any_": ["btk-ledger-btcusdt-once"]}}})
+    latest = max(ledgers, key=lambda a: a["created"])
+    with Chromium() as browser:
+        page = browser.open(f"{api.removesuffix('/api')}/artifacts/artifact/{latest['id']}")
+        page.wait_for("document.body.innerText.includes('Round trips') && document.querySelectorAll('table').length >= 4")
+        text = page.evaluate("document.body.innerText")
+        page.screenshot(SCREENSHOTS / "btk-ledger-btcusdt-once.png")
+        page.close()
+    assert "Ledger BTCUSDT once" in text and "Broker: paper. Orders: 2 (2 closed). Round trips: 1" in text
+    assert "Balances" in text and "Fills" in text
