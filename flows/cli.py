@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("--paper-balance", type=float, default=10_000.0, help="the paper account's starting balance")
     live.add_argument("--stake", type=float, default=10.0, help="percent of the balance per entry (default 10)")
     live.add_argument("--sizing", default=None, help="a registered sizing (fixed percentage, Kelly, ATR) instead")
+    live.add_argument("--report-dir", default="./dump", help="where the live report and the ledger are written at "
+                                                             "the end (live/, ledger/)")
     optimize = sub.add_parser(
         "optimize", help="generate strategies with an LLM (Ollama) and rank them with their walker",
         description="Run optimizer_flow: collect the optimizer's training data, ask the model for a strategy per "
@@ -290,7 +292,10 @@ def _live(args: argparse.Namespace) -> int:
     with temporary_api():  # without PREFECT_API_URL: a server that dies with this process, even on kill -9
         from flows.live import live_flow
         summary = live_flow(args.setup, args.symbol, args.strategy, args.exchange, broker=args.broker,
-                            paper_balance=args.paper_balance, stake_percentage=args.stake, sizing_name=args.sizing)
+                            paper_balance=args.paper_balance, stake_percentage=args.stake, sizing_name=args.sizing,
+                            report_dir=args.report_dir)
+    for path in summary["reports"]:
+        print(path)
     print(f"btk live: {args.symbol} {args.strategy} {summary['ended']} after {len(summary['closed'])} closed "
           f"trade(s); {summary['orders']}; the pair's state is kept for the next run", file=sys.stderr)
     return {"halted by SIGINT": 130, "halted by SIGTERM": 143}.get(summary["ended"], 0)

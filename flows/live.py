@@ -169,9 +169,10 @@ def choose_broker(broker: str, symbol: str, strategy_name: str, paper_balance: f
 @flow(name="btk-live", on_cancellation=[_log_state], on_crashed=[_log_state])
 def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str, broker: str = "paper",
               paper_balance: float = 10_000.0, stake_percentage: float = 10.0,
-              sizing_name: str | None = None) -> dict[str, Any]:
+              sizing_name: str | None = None, report_dir: str = "./dump") -> dict[str, Any]:
     """Tick the pair until ``Live.stop``, Ctrl-C or cancellation, its signals traded by ``broker`` (``paper``,
-    ``ccxt``, ``ccxt-dry`` or ``none``); returns the trades this run closed and how it ended."""
+    ``ccxt``, ``ccxt-dry`` or ``none``); when it ends, the live report and the ledger are written under
+    ``report_dir`` (``live/``, ``ledger/``). Returns the trades this run closed, how it ended and the files."""
     from prefect.artifacts import create_markdown_artifact
 
     import btk_core as bt
@@ -216,8 +217,11 @@ def live_flow(setup: str, symbol: str, strategy_name: str, exchange_name: str, b
                                "close_timestamp": result.close_timestamp, "pnl": result.pnl.pnl_percentage})
         publish()
     ended = "halted by " + signal.Signals(received[0]).name if received else "stopped"
+    files = [bt.Live.dump(symbol, strategy_name, f"{report_dir}/live")]
+    if bt.Live.get_ledger(symbol, strategy_name) is not None:
+        files.append(bt.Live.dump_ledger(symbol, strategy_name, f"{report_dir}/ledger"))
     return {"symbol": symbol, "strategy": strategy_name, "closed": closed, "ended": ended,
-            "orders": orders_summary(symbol, strategy_name)}
+            "orders": orders_summary(symbol, strategy_name), "reports": files}
 
 
 def orders_summary(symbol: str, strategy_name: str) -> str:

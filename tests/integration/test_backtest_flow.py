@@ -1,4 +1,5 @@
 """The backtest flow runs for real and gives exactly what the same backtests give run directly (SPEC §18)."""
+import re
 from pathlib import Path
 
 import pytest
@@ -154,8 +155,10 @@ def test_live_flow_resumes_a_persisted_position(prefect_harness, tmp_path, fake_
             bt.Live.stop("BTCUSDT", "trend")
 
     clock.set_clock(fake_clock.now_ms, sleep)
-    second = live_flow(SETUP, "BTCUSDT", "trend", "syn")
+    second = live_flow(SETUP, "BTCUSDT", "trend", "syn", report_dir=str(tmp_path / "dump"))
     assert second["closed"][0]["id"] == held["id"]  # adopted, not re-opened
+    assert [p.rsplit("/", 2)[-2] for p in second["reports"]] == ["live", "ledger"]  # written when it ended
+    assert re.fullmatch(r"orders on paper: \d+ order\(s\), 0 mismatch\(es\), balance \d+\.\d\d USDT", second["orders"])
 
 
 @pytest.mark.parametrize("runner", ["dask", "process"])

@@ -20,6 +20,10 @@ BTK = [sys.executable, "-m", "flows.cli", "live", "--setup", str(SETUP), "--symb
        "--exchange", "venue"]
 
 
+def report_dir(state: Path) -> list[str]:
+    return ["--report-dir", str(state / "dump")]
+
+
 def klines(symbol, step, start, end):
     if step != 60_000:
         return []
@@ -33,7 +37,7 @@ def start(state: Path, venue: str, *extra: str, credentials: bool = True, log: s
     env.pop("PREFECT_API_URL", None)
     if credentials:
         env.update(BTK_CCXT_API_KEY="key-1", BTK_CCXT_SECRET="not-in-any-file")
-    return subprocess.Popen([*BTK, *extra], cwd=ROOT, env=env, stdout=open(state / log, "w"),
+    return subprocess.Popen([*BTK, *report_dir(state), *extra], cwd=ROOT, env=env, stdout=open(state / log, "w"),
                             stderr=subprocess.STDOUT)
 
 
@@ -74,6 +78,9 @@ def test_btk_live_trades_on_the_venue_through_a_kill(tmp_path):
     log = (tmp_path / "second.log").read_text()
     assert "orders: ccxt:binance" in log and "adopted open position long pos-1" in log
     assert "after 1 closed trade(s); orders on ccxt:binance: 2 order(s), 0 mismatch(es), balance " in log
+    [ledger_file] = (tmp_path / "dump" / "ledger").glob("*.md")  # written when the command ended
+    assert str(ledger_file) in log and "# Ledger BTC/USDT once" in ledger_file.read_text()
+    assert list((tmp_path / "dump" / "live").glob("*.md"))
     [book_file] = (tmp_path / "data" / "ledger" / "desk").glob("BTC_USDT--once*.json")  # a safe name of BTC/USDT
     book = json.loads(book_file.read_text())
     assert sorted((o["client_id"], o["status"]) for o in book["orders"].values()) == sorted(

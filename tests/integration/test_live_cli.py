@@ -30,7 +30,8 @@ def start(state: Path, prefect_home: Path, api_url: str | None = None, log: str 
     env.pop("PREFECT_API_URL", None)
     if api_url:
         env["PREFECT_API_URL"] = api_url
-    return subprocess.Popen(BTK, cwd=ROOT, env=env, stdout=open(state / log, "w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen([*BTK, "--report-dir", str(state / "dump")], cwd=ROOT, env=env,
+                            stdout=open(state / log, "w"), stderr=subprocess.STDOUT)
 
 
 def events(state: Path) -> list[dict]:

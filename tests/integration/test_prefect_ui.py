@@ -118,7 +118,8 @@ def test_the_paper_ledger_of_btk_live_reads_in_a_browser(runs, tmp_path):
            "BTK_TEST_STATE": str(tmp_path)}
     with open(tmp_path / "live.log", "w") as log:
         live = subprocess.Popen([sys.executable, "-m", "flows.cli", "live", "--setup", str(LIVE), "--symbol",
-                                 "BTCUSDT", "--strategy", "once", "--exchange", "syn"], cwd=ROOT, env=env, stdout=log,
+                                 "BTCUSDT", "--strategy", "once", "--exchange", "syn", "--report-dir",
+                                 str(tmp_path / "dump")], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
         try:
             events = tmp_path / "events.jsonl"
