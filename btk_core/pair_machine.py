@@ -9,21 +9,18 @@ and in which results they yield.
 """
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from . import clock, events
-from .batch import SignalTable, compute_table, history
+from . import events
+from .batch import SignalTable
 from .candle_store import CandleStore
 from .context import RunContext
-from .errors import CandleDataError, SignalTimeoutError, SignalValidationError, wrap_user_error
+from .errors import CandleDataError, SignalValidationError
 from .evaluate import (
     activation_index,
     milestones,
@@ -54,10 +51,10 @@ from .results import (
     TickResult,
 )
 from .schemas import StrategySchema
+from .signal_source import TableSource, signal_source
 from .signals import SignalRow, build_row
 
 log = logging.getLogger("btk")
-fromtimestamp, UTC = datetime.fromtimestamp, UTC
 
 
 class RiskCheck(Protocol):
@@ -145,12 +142,8 @@ class PairMachine:
         self.mode_topic = events.signal_backtest if ctx.backtest else events.signal_live
         self.idle_callbacks = "on_tick" in self.callbacks or "on_idle" in self.callbacks
         self.partial_callbacks = "on_partial_profit" in self.callbacks or "on_partial_loss" in self.callbacks
-        self._get_signal: Callable[..., Any] = strategy.get_signal or _no_signal  # batch strategies have none
-        self.batch = strategy.get_signals is not None
-        self.table: SignalTable | None = None  # a backtest's precomputed batch signals (live computes per tick)
-        self._budget_ms = self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS * 1000
-        self._is_async = inspect.iscoroutinefunction(strategy.get_signal)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.source = signal_source(strategy, symbol, self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS * 1000, self.store)
+        self.batch = self.source.batch
         self.pending: SignalRow | None = None
         self.scheduled: SignalRow | None = None
         self.cursor = 0
@@ -171,6 +164,10 @@ class PairMachine:
         """SPEC §4.3: no row held, not stopped, and the throttle interval has passed."""
         return (self.pending is None and self.scheduled is None and not self.stopped
                 and (self.last_call is None or when - self.last_call >= self.interval_ms))
+
+    def next_due(self) -> int | None:
+        """When the throttle next lets the strategy be asked (None before its first call, §4.3)."""
+        return None if self.last_call is None else self.last_call + self.interval_ms
 
     def snapshot(self) -> PairState:
         return PairState(self.pending, self.scheduled, frozenset(self.fired_profit), frozenset(self.fired_loss),
@@ -282,22 +279,7 @@ class PairMachine:
         except CandleDataError as exc:
             emit_error(exc)
             return
-        if self.batch:
-            answer = self._batch_answer(when)
-        elif self._is_async:
-            answer = self._call_async(when)
-        else:
-            started = clock.now()
-            try:
-                answer = self._get_signal(self.symbol, fromtimestamp(when / 1000, UTC))  # fmt.to_datetime, inlined
-            except Exception as exc:
-                emit_error(wrap_user_error(exc, where="get_signal", symbol=self.symbol,
-                                           strategy_name=self.strategy_name))
-                answer = None
-            else:
-                if clock.now() - started > self._budget_ms:  # a plain call cannot be interrupted: discard late
-                    emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
-                    answer = None
+        answer = self.source.ask(when)
         if answer is None or self.stopped:  # SPEC §19.15: a stop during the call discards its answer
             if events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks:
                 self.publish_idle(when, current_price)
@@ -319,54 +301,19 @@ class PairMachine:
         else:
             self._open(row, when)
 
+    @property
+    def table(self) -> SignalTable | None:
+        """A backtest's batch table (SPEC §17.1 extension), None for other strategies and in live."""
+        return self.source.table
+
     def load_table(self, first: int, last: int) -> None:
-        """Backtest: compute the batch signals once for the decision times ``first..last`` from the
-        candles closed by ``last``, with ``lookback`` candles of history before ``first``."""
-        try:
-            candles = history(self.store, self.symbol, self.strategy, first, last)
-        except CandleDataError as exc:
-            emit_error(exc)
-            self.table = SignalTable({}, self.interval_ms)
-            return
-        self.table = compute_table(self._get_signals(), self.symbol, candles, interval_ms=self.interval_ms,
-                                   strategy_name=self.strategy_name)
-
-    def _get_signals(self) -> Callable[..., Any]:
-        assert self.strategy.get_signals is not None  # only batch strategies get here
-        return self.strategy.get_signals
-
-    def _batch_answer(self, when: int) -> Any:
-        """The batch row for ``when``: from the backtest's table, or (live) from ``get_signals`` over the
-        last ``lookback`` closed candles."""
-        table = self.table
-        if table is None:
-            try:
-                candles = self.store.last_closed(self.symbol, self.strategy.interval, self.strategy.lookback, when)
-            except CandleDataError as exc:
-                emit_error(exc)
-                return None
-            table = compute_table(self._get_signals(), self.symbol, candles, interval_ms=self.interval_ms,
-                                  strategy_name=self.strategy_name)
-        return table.answer(when)
-
-    def _call_async(self, when: int) -> Any:
-        """Run an ``async`` get_signal on the machine's loop, cancelled at the budget (SPEC §3.7)."""
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-        try:
-            return self._loop.run_until_complete(
-                asyncio.wait_for(self._get_signal(self.symbol, to_datetime(when)), self._budget_ms / 1000))
-        except TimeoutError:
-            emit_error(SignalTimeoutError(f"Timeout for {self.strategy_name} symbol={self.symbol}"))
-        except Exception as exc:
-            emit_error(wrap_user_error(exc, where="get_signal", symbol=self.symbol, strategy_name=self.strategy_name))
-        return None
+        """Backtest: compute the batch signals once for the decision times ``first..last``."""
+        assert isinstance(self.source, TableSource)  # only batch strategies get here
+        self.source.load(first, last)
 
     def close(self) -> None:
-        """Release resources held for async strategies."""
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        """Release what the signal source holds (an async strategy's event loop)."""
+        self.source.close()
 
     # ---- transitions ----------------------------------------------------------------
     def _commit(self, notices: tuple[Notice, ...], *, closed_early: bool = False) -> None:
@@ -661,9 +608,6 @@ class PairMachine:
             self._focus(position.pending_at)
             self._activation_candle(position, position.pending_at, float(candles[0][0]), float(candles[0][1]))
 
-
-def _no_signal(symbol: str, when: Any) -> None:
-    """The event-form call of a batch strategy (never made: ``intake`` asks its table)."""
 
 
 def _one(x: Any) -> np.ndarray:

@@ -285,17 +285,17 @@ class BacktestApi(PairModeApi):
         while True:
             if progress_topic.listeners:
                 self._progress(m, total, lane.i)
-            holds = m.pending is not None or m.scheduled is not None
+            holds = m.holds
             if m.stopped and not holds:
                 return t, None
             when = start + lane.i * step
             lane.started = time.perf_counter()
             quiet = not (progress_topic.listeners or perf_topic.listeners or m.idle_observed())
             if not holds:
-                if m.last_call is None or when - m.last_call >= m.interval_ms:  # due (§4.3)
+                if m.due(when):
                     if not (quiet and m.skip_empty_batch_step(when)):
                         m.intake(when)
-                        holds = m.pending is not None or m.scheduled is not None
+                        holds = m.holds
                 else:
                     m.idle_step(when)
             if holds:
@@ -304,8 +304,8 @@ class BacktestApi(PairModeApi):
                 m.outbox.clear()
             lane.perf.emit("backtest_timeframe", lane.started)
             lane.i += 1
-            if m.last_call is not None and quiet:
-                due_at = m.last_call + m.interval_ms  # nobody sees the steps in between
+            due_at = m.next_due()
+            if quiet and due_at is not None:  # nobody sees the steps before the next due one: skip them
                 if due_at > start + lane.i * step:
                     lane.i = -(-(due_at - start) // step)
                 if m.table is not None and lane.i < total:
