@@ -144,6 +144,7 @@ class PairMachine:
         self.partial_callbacks = "on_partial_profit" in self.callbacks or "on_partial_loss" in self.callbacks
         self.source = signal_source(strategy, symbol, self.cfg.CC_MAX_SIGNAL_GENERATION_SECONDS * 1000, self.store)
         self.batch = self.source.batch
+        self.table: SignalTable | None = None  # a backtest's batch table (live computes one per tick)
         self.pending: SignalRow | None = None
         self.scheduled: SignalRow | None = None
         self.cursor = 0
@@ -268,9 +269,10 @@ class PairMachine:
         if self.idle_observed():
             self.publish_idle(when, self._vwap_or_none(when))
 
-    def intake(self, when: int) -> None:
-        """A due step (SPEC §4.4). Failures are emitted; the throttle slot is used whatever happens.
-        This runs once per ``get_signal`` call, so the no-signal path is kept short."""
+    def intake(self, when: int) -> bool:
+        """A due step (SPEC §4.4): True when it took a signal (the pair now holds a row). Failures are emitted;
+        the throttle slot is used whatever happens. This runs once per ``get_signal`` call, so the no-signal
+        path is kept short."""
         self.last_call = when
         ctx = self.ctx  # _focus, inlined: this runs once per get_signal call
         ctx.symbol, ctx.strategy_name, ctx.when = self.symbol, self.strategy_name, when
@@ -278,12 +280,12 @@ class PairMachine:
             current_price = self.store.vwap(self.symbol, when)
         except CandleDataError as exc:
             emit_error(exc)
-            return
+            return False
         answer = self.source.ask(when)
         if answer is None or self.stopped:  # SPEC §19.15: a stop during the call discards its answer
             if events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks:
                 self.publish_idle(when, current_price)
-            return
+            return False
         try:
             row = build_row(answer, current_price=current_price, when=when, symbol=self.symbol,
                             exchange_name=self.exchange_name, strategy_name=self.strategy_name, cfg=self.cfg)
@@ -293,23 +295,20 @@ class PairMachine:
         if row is None or not self.risk.allows(self, row, current_price, when):
             if self.idle_observed():
                 self.publish_idle(when, current_price)
-            return
+            return False
         self.cursor = when
         if row.is_scheduled:
             self.scheduled = row
             self._commit((Notice("scheduled", row, current_price, when),))
         else:
             self._open(row, when)
-
-    @property
-    def table(self) -> SignalTable | None:
-        """A backtest's batch table (SPEC §17.1 extension), None for other strategies and in live."""
-        return self.source.table
+        return self.holds
 
     def load_table(self, first: int, last: int) -> None:
         """Backtest: compute the batch signals once for the decision times ``first..last``."""
         assert isinstance(self.source, TableSource)  # only batch strategies get here
         self.source.load(first, last)
+        self.table = self.source.table
 
     def close(self) -> None:
         """Release what the signal source holds (an async strategy's event loop)."""

@@ -293,9 +293,8 @@ class BacktestApi(PairModeApi):
             quiet = not (progress_topic.listeners or perf_topic.listeners or m.idle_observed())
             if not holds:
                 if m.due(when):
-                    if not (quiet and m.skip_empty_batch_step(when)):
-                        m.intake(when)
-                        holds = m.holds
+                    if not (quiet and m.batch and m.skip_empty_batch_step(when)):
+                        holds = m.intake(when)
                 else:
                     m.idle_step(when)
             if holds:
