@@ -77,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     walker.add_argument("--walker", required=True, help="walker name")
     walker.add_argument("--report-dir", default="./dump")
     live = sub.add_parser("live", help="live-trade one pair until interrupted (state survives restarts)",
-                          description="Run live_flow for one pair. Stop with Ctrl-C: open positions stay in the "
+                          description="Run live_flow for one pair, its signals traded by a broker (a paper account "
+                                      "by default; docs/broker.md). Stop with Ctrl-C: open positions stay in the "
                                       "stores under CC_PERSIST_BASE_DIR and the next run adopts them.")
     live.add_argument("--setup", required=True)
     live.add_argument("--symbol", required=True)

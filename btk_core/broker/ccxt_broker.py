@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .. import clock
@@ -155,7 +156,8 @@ class CcxtBroker(Broker):
         symbol, amount, price = self._checked(request)
         if self._paper is not None:
             log.info("dry run: %s %s %g %s (%s)", request.type, request.side, amount, symbol, request.client_id)
-            return self._paper._fill(OrderRequest(**{**request.__dict__, "symbol": symbol, "amount": amount}))
+            checked = replace(request, symbol=symbol, amount=amount)
+            return self._paper.place_entry(checked) if request.purpose == "entry" else self._paper.place_exit(checked)
         for attempt in range(self.retries + 1):
             try:
                 data = self.exchange.create_order(symbol, request.type, request.side, amount, price,
