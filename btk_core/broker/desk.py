@@ -58,7 +58,6 @@ class OrderDesk:
         self.orders: dict[str, Order] = {cid: Order.from_json(o) for cid, o in (book.get("orders") or {}).items()}
         self.trades: list[dict[str, Any]] = list(book.get("trades") or [])
         self.mismatches: list[dict[str, Any]] = list(book.get("mismatches") or [])
-        self.recent: list[BrokerEvent] = []
 
     # ---- the book ------------------------------------------------------------------------
     def _save(self) -> None:
@@ -71,7 +70,6 @@ class OrderDesk:
         event = BrokerEvent(kind, self.symbol, self.strategy_name, self.broker.name, detail,  # type: ignore[arg-type]
                             clock.now(), order.client_id if order else None,
                             order.signal_id if order else signal_id)
-        self.recent = (self.recent + [event])[-100:]
         level = logging.WARNING if kind in ("rejected", "failed", "mismatch") else logging.INFO
         log.log(level, "broker %s %s %s: %s", self.broker.name, self.symbol, kind, detail)
         if events.broker.listeners:
@@ -269,9 +267,10 @@ class OrderDesk:
             self._book_trade(row)
 
     def _book_trade(self, row: SignalRow) -> None:
-        entries, exits = self._for_signal(row.id, "entry"), self._for_signal(row.id, "exit")
+        """The signal's round trip (amount, average entry and exit, fees, PnL in the quote), once."""
         if any(t["signal_id"] == row.id for t in self.trades):
             return
+        entries, exits = self._for_signal(row.id, "entry"), self._for_signal(row.id, "exit")
         amount = sum(o.filled for o in entries)
         entry_cost, exit_cost = sum(o.cost for o in entries), sum(o.cost for o in exits)
         fees = sum(_fee_in_quote(o, self.broker.quote) for o in entries + exits)
@@ -328,7 +327,7 @@ class OrderDesk:
                 else:
                     self._refresh(order)
             self._unknown_orders()
-            for signal_id in {o.signal_id for o in self.orders.values()}:
+            for signal_id in dict.fromkeys(o.signal_id for o in self.orders.values()):  # in the book's order
                 held = self.held(signal_id)
                 if held > 1e-12 and (pending is None or pending.id != signal_id) and \
                         (scheduled is None or scheduled.id != signal_id):

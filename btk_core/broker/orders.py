@@ -99,10 +99,6 @@ class Order:
     def final(self) -> bool:
         return self.status in FINAL_STATUSES
 
-    @property
-    def remaining(self) -> float:
-        return max(0.0, self.amount - self.filled)
-
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
