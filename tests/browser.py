@@ -54,14 +54,19 @@ class Page:
         return result["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float = 60.0) -> Any:
-        """Poll ``expression`` until it is truthy (single-page apps render after load)."""
+        """Poll ``expression`` until it is truthy (single-page apps render after load). While the page loads it
+        may throw (no ``document.body`` yet): that counts as not yet, and the last error is shown on timeout."""
         deadline = time.monotonic() + timeout
+        last: Exception | None = None
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as exc:
+                last, value = exc, None
             if value:
                 return value
             time.sleep(0.25)
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {expression}")
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {expression}" + (f" ({last})" if last else ""))
 
     def screenshot(self, path: Path) -> Path:
         data = self.call("Page.captureScreenshot", format="png")["data"]
