@@ -148,7 +148,9 @@ def history(store: Any, symbol: str, strategy: Any, first: int, until: int) -> C
     decision time ``first``: what ``get_signals`` receives (raises ``CandleDataError`` like the store)."""
     interval_ms = INTERVAL_MS[strategy.interval]
     t_from = first - first % interval_ms - strategy.lookback * interval_ms
-    cols = store.window(symbol, strategy.interval, t_from, until - until % interval_ms)
+    t_to = until - until % interval_ms
+    store.prefetch(symbol, t_from, t_to, strategy.interval)
+    cols = store.window(symbol, strategy.interval, t_from, t_to)
     return Candles.view(cols, 0, len(cols[0]))
 
 

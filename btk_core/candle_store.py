@@ -34,15 +34,19 @@ PREFETCH_GROUP = 64  # blocks checked and priced together by CandleStore.prefetc
 class Block:
     """Validated candles of one aligned block ``[start, start + size*I)``."""
 
-    __slots__ = ("start", "cols", "complete", "final", "loaded_at", "vwap_table")
+    __slots__ = ("start", "cols", "complete", "final", "loaded_at", "vwap_table", "origin")
 
-    def __init__(self, start: int, cols: Columns, complete: bool, final: bool, loaded_at: int) -> None:
+    def __init__(self, start: int, cols: Columns, complete: bool, final: bool, loaded_at: int,
+                 origin: tuple[Columns, int] | None = None) -> None:
         self.start = start
         self.cols = cols
         self.complete = complete      # every slot present: index = (t - start) // I
         self.final = final            # ended before it was loaded: never reloaded
         self.loaded_at = loaded_at
         self.vwap_table: tuple[np.ndarray, np.ndarray] | None = None
+        #: the columns of a prefetch this block is a slice of, and where the slice starts: a window over
+        #: consecutive blocks of one prefetch is a slice of those columns instead of a copy
+        self.origin = origin
 
     def index(self, t: int, interval_ms: int) -> int:
         """Index of the first candle with ``timestamp >= t`` (t inside the block's span)."""
@@ -106,25 +110,31 @@ def vwap_table(cols: Columns, grid_start: int, count: int, n_avg: int) -> tuple[
     """
     ts, _, h, l, c, v = cols
     size = count + n_avg - 1
-    pos = (ts - grid_start) // MINUTE_MS
-    tv = np.zeros(size)
-    vol = np.zeros(size)
-    close = np.zeros(size)
-    present = np.zeros(size, dtype=np.int64)
-    tv[pos] = ((h + l) + c) / 3 * v
-    vol[pos] = v
-    close[pos] = c
-    present[pos] = 1
-    num, den, csum, cnt = tv[:count].copy(), vol[:count].copy(), close[:count].copy(), present[:count].copy()
-    for i in range(1, n_avg):
-        num += tv[i:i + count]
-        den += vol[i:i + count]
-        csum += close[i:i + count]
-        cnt += present[i:i + count]
+    typical = ((h + l) + c) / 3 * v
+    if len(ts) == size and ts[0] == grid_start:  # every minute present (ts is strictly increasing): no scatter
+        num, den = _window_sums(typical, count, n_avg), _window_sums(v, count, n_avg)
+        if den.all():  # no window without volume: the closes' mean is never the answer
+            return num / den, np.full(count, n_avg, dtype=np.int64)
+        tv, vol, close, present = typical, v, c, np.ones(size, dtype=np.int64)
+    else:
+        pos = (ts - grid_start) // MINUTE_MS
+        tv, vol, close = np.zeros(size), np.zeros(size), np.zeros(size)
+        present = np.zeros(size, dtype=np.int64)
+        tv[pos], vol[pos], close[pos], present[pos] = typical, v, c, 1
+        num, den = _window_sums(tv, count, n_avg), _window_sums(vol, count, n_avg)
+    csum, cnt = _window_sums(close, count, n_avg), _window_sums(present, count, n_avg)
     with np.errstate(invalid="ignore", divide="ignore"):
         price = np.where(den != 0, num / np.where(den != 0, den, 1.0), csum / np.maximum(cnt, 1))
     price[cnt == 0] = np.nan
     return price, cnt
+
+
+def _window_sums(values: np.ndarray, count: int, n: int) -> np.ndarray:
+    """``out[j] = values[j] + values[j+1] + ... + values[j+n-1]``, added left to right (SPEC §2.9's order)."""
+    out = values[:count].copy()
+    for i in range(1, n):
+        out += values[i:i + count]
+    return out
 
 
 class CandleStore:
@@ -175,21 +185,22 @@ class CandleStore:
         self._blocks[(symbol, interval, k)] = blk
         return blk
 
-    def prefetch(self, symbol: str, t_from: int, t_to: int) -> None:
-        """Load the final 1m blocks that cover ``[t_from, t_to)`` with one paged fetch instead of one per block,
-        and their average-price tables with one pass (a backtest needs them all). Only blocks whose candles pass
-        the whole-block checks are made here, exactly as ``_load`` would make them; anything else (a fetch or
-        contract failure, a defective candle) is left to the per-block path with its retries and reports, so
-        the result does not depend on whether this ran (SPEC §2.5)."""
-        size, span = self.block_size, self._minute_span
-        k0, k1 = t_from // span, min(t_to, clock.now()) // span - 1  # only blocks that have ended
-        todo = [k for k in range(k0, k1 + 1) if (symbol, "1m", k) not in self._blocks]
+    def prefetch(self, symbol: str, t_from: int, t_to: int, interval: str = "1m") -> None:
+        """Load the final ``interval`` blocks that cover ``[t_from, t_to)`` with one paged fetch instead of one per
+        block, and the average-price tables of 1m blocks with one pass (a backtest needs them all). Only blocks
+        whose candles pass the whole-block checks are made here, exactly as ``_load`` would make them; anything
+        else (a fetch or contract failure, a defective candle) is left to the per-block path with its retries and
+        reports, so the result does not depend on whether this ran (SPEC §2.5)."""
+        interval_ms = CANDLE_INTERVAL_MS[interval]
+        size, span = self.block_size, self.block_size * interval_ms
+        k0, k1 = t_from // span, min((t_to - 1) // span, clock.now() // span - 1)  # only blocks that have ended
+        todo = [k for k in range(k0, k1 + 1) if (symbol, interval, k) not in self._blocks]
         if len(todo) < 2:
             return
         k0, k1 = todo[0], todo[-1]
         start, end = k0 * span, (k1 + 1) * span
         try:
-            cols = self._fetch_pages(symbol, "1m", MINUTE_MS, start, end, (k1 + 1 - k0) * size)
+            cols = self._fetch_pages(symbol, interval, interval_ms, start, end, (k1 + 1 - k0) * size)
         except Exception:
             return
         bounds = np.searchsorted(cols[0], np.arange(k0, k1 + 2, dtype=np.int64) * span)
@@ -203,15 +214,17 @@ class CandleStore:
             clean = self._clean_blocks(cols, bounds[g0 - k0:g1 - k0 + 1])
             for k in range(g0, g1):
                 n = k - k0
-                if not clean[k - g0] or (symbol, "1m", k) in self._blocks:
+                if not clean[k - g0] or (symbol, interval, k) in self._blocks:
                     continue
                 part: Columns = tuple(col[bounds[n]:bounds[n + 1]] for col in cols)  # type: ignore[assignment]
-                self._blocks[(symbol, "1m", k)] = Block(k * span, part, int(counts[n]) == size, True, now)
+                self._blocks[(symbol, interval, k)] = Block(k * span, part, int(counts[n]) == size, True, now,
+                                                            (cols, int(bounds[n])))
                 made.add(k)
                 if on_data is not None:
-                    call_user(on_data, symbol, "1m", k * span, size, Candles.view(part, 0, len(part[0])),
+                    call_user(on_data, symbol, interval, k * span, size, Candles.view(part, 0, len(part[0])),
                               where="on_candle_data", symbol=symbol)
-            self._vwap_tables(symbol, cols, [k for k in range(g0, g1) if k in made and k - 1 in made])
+            if interval == "1m":
+                self._vwap_tables(symbol, cols, [k for k in range(g0, g1) if k in made and k - 1 in made])
 
     def _clean_blocks(self, cols: Columns, bounds: np.ndarray) -> np.ndarray:
         """For consecutive blocks whose candles are ``cols[bounds[i]:bounds[i+1]]``: does each pass every check of
@@ -333,6 +346,12 @@ class CandleStore:
     def iter_window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Iterator[Columns]:
         """Non-empty per-block column views of ``t_from <= timestamp < t_to``, loading blocks lazily,
         so a search that stops early never reads the blocks after its hit."""
+        for blk, i0, i1 in self._window_slices(symbol, interval, t_from, t_to):
+            yield tuple(c[i0:i1] for c in blk.cols)  # type: ignore[misc]
+
+    def _window_slices(self, symbol: str, interval: str, t_from: int,
+                       t_to: int) -> Iterator[tuple[Block, int, int]]:
+        """The blocks of ``t_from <= timestamp < t_to`` with the (non-empty) range of each inside it."""
         if t_to <= t_from:
             return
         interval_ms = CANDLE_INTERVAL_MS[interval]
@@ -342,16 +361,21 @@ class CandleStore:
             i0 = blk.index(max(t_from, blk.start), interval_ms)
             i1 = blk.index(min(t_to, blk.start + span), interval_ms)
             if i1 > i0:
-                yield tuple(c[i0:i1] for c in blk.cols)  # type: ignore[misc]
+                yield blk, i0, i1
 
     def window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Columns:
-        """Columns of the candles with ``t_from <= timestamp < t_to`` (views when one block suffices)."""
-        parts = list(self.iter_window(symbol, interval, t_from, t_to))
-        if not parts:
+        """Columns of the candles with ``t_from <= timestamp < t_to``: views when one block suffices or the
+        blocks are consecutive slices of one prefetch, else a read-only copy."""
+        slices = list(self._window_slices(symbol, interval, t_from, t_to))
+        if not slices:
             return empty_columns()
-        if len(parts) == 1:
-            return parts[0]
-        cols = tuple(np.concatenate(col) for col in zip(*parts))
+        if len(slices) == 1:
+            blk, i0, i1 = slices[0]
+            return tuple(c[i0:i1] for c in blk.cols)  # type: ignore[return-value]
+        joined = _prefetch_slice(slices)
+        if joined is not None:
+            return joined
+        cols = tuple(np.concatenate([blk.cols[n][i0:i1] for blk, i0, i1 in slices]) for n in range(6))
         freeze(*cols)
         return cols  # type: ignore[return-value]
 
@@ -429,3 +453,17 @@ class CandleStore:
         if count == 0:
             raise AveragePriceError(f"no candles data for symbol={symbol}")
         log.warning("average price for %s at %d uses %d of %d candles", symbol, a, count, self.n_avg)
+
+
+def _prefetch_slice(slices: list[tuple[Block, int, int]]) -> Columns | None:
+    """The window of ``slices`` (block, range inside it) as one view of a prefetch's columns when every block
+    is a slice of the same prefetch and the ranges follow each other there; else None."""
+    origins = [blk.origin for blk, _, _ in slices]
+    base = origins[0]
+    if base is None or any(o is None or o[0] is not base[0] for o in origins):
+        return None
+    starts = [o[1] + i0 for o, (_, i0, _) in zip(origins, slices)]  # type: ignore[index]
+    ends = [o[1] + i1 for o, (_, _, i1) in zip(origins, slices)]  # type: ignore[index]
+    if starts[1:] != ends[:-1]:
+        return None
+    return tuple(c[starts[0]:ends[-1]] for c in base[0])  # type: ignore[return-value]

@@ -156,23 +156,79 @@ def window_milestones(ts: np.ndarray, high: np.ndarray, low: np.ndarray,
     milestones. With ``newest_events`` only the newest windows that hold that many milestones get their runs
     built (a report store keeps no more); the others are counted.
 
-    One pass per level over the candles of all windows (a level is first reached on the first candle whose
-    progress reaches it: the running extreme is not needed), with the same progress formula, so the answers
-    equal :func:`milestones` window by window (a property test checks it)."""
+    Counting needs only each window's best price per side (one ``reduceat`` over all windows): progress is
+    monotone in the price, so a level is reached in a window exactly when the best price's progress reaches it.
+    Where each level was first reached is searched only in the windows whose runs are built."""
     runs: list[list[Run]] = [[] for _ in windows]
     counts = [0] * len(windows)
     live = [k for k, (_, a, b, _, _) in enumerate(windows) if b > a]
     if not live:
         return runs, counts
-    lengths = np.array([windows[k][2] - windows[k][1] for k in live])
+    bounds = np.array([(windows[k][1], windows[k][2]) for k in live], dtype=np.int64).ravel()
+    top, bottom = _window_extremes(high, low, bounds)
+    rows = [windows[k][0] for k in live]
+    long = np.array([r.position == "long" for r in rows])
+    entry = np.array([r.price_open for r in rows])
+    per_window = np.zeros(len(live), dtype=np.int64)
+    with_fired = [j for j, k in enumerate(live) if windows[k][3] or windows[k][4]]
+    for kind, levels, span in (("profit", profit_levels, [abs(r.price_take_profit - r.price_open) for r in rows]),
+                               ("loss", loss_levels, [abs(r.price_open - r.price_stop_loss) for r in rows])):
+        if not levels:
+            continue
+        favourable = kind == "profit"
+        best = np.where(long == favourable, top, bottom)
+        direction = np.where(long, 1.0, -1.0) if favourable else np.where(long, -1.0, 1.0)
+        progress = direction * (best - entry) / np.array(span) * 100  # the per-candle formula, on the best price
+        ordered = np.array(sorted(levels))
+        per_window += np.searchsorted(ordered, progress, side="right")
+        for j in with_fired:  # levels an activation candle already fired (rare) are not counted again
+            fired = windows[live[j]][3] if favourable else windows[live[j]][4]
+            per_window[j] -= sum(1 for level in fired if level <= progress[j])
+    counts_live = per_window.tolist()
+    for j, k in enumerate(live):
+        counts[k] = counts_live[j]
+    chosen, total = [], 0
+    for j in range(len(live) - 1, -1, -1):  # the newest windows first, until enough milestones are built
+        if newest_events and total >= newest_events:
+            break
+        if counts_live[j]:
+            chosen.append(live[j])
+            total += counts_live[j]
+    if chosen:
+        chosen.reverse()
+        for k, found in zip(chosen, _window_runs(ts, high, low, [windows[k] for k in chosen], profit_levels,
+                                                 loss_levels)):
+            runs[k] = found
+    return runs, counts
+
+
+def _window_extremes(high: np.ndarray, low: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Highest high and lowest low of each window ``[bounds[2i], bounds[2i+1])`` (non-empty, in time order)."""
+    n = len(high)
+    edges = np.minimum(bounds, n - 1)  # reduceat needs indices inside the array; a last end at n is cut below
+    top = np.maximum.reduceat(high, edges)[::2]
+    bottom = np.minimum.reduceat(low, edges)[::2]
+    last = int(bounds[-2])  # the last window's reduction ran to the end of the array when its end was n
+    if bounds[-1] >= n:
+        top[-1], bottom[-1] = high[last:].max(), low[last:].min()
+    return top, bottom
+
+
+def _window_runs(ts: np.ndarray, high: np.ndarray, low: np.ndarray,
+                 windows: Sequence[tuple[SignalRow, int, int, frozenset[float], frozenset[float]]],
+                 profit_levels: Sequence[float], loss_levels: Sequence[float]) -> list[list[Run]]:
+    """The runs of non-empty windows: one pass per level over the candles of all of them (a level is first
+    reached on the first candle whose progress reaches it), with the same progress formula as
+    :func:`milestones`."""
+    lengths = np.array([b - a for _, a, b, _, _ in windows])
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     ends = starts + lengths
-    at = np.repeat(np.array([windows[k][1] for k in live]) - starts, lengths) + np.arange(int(lengths.sum()))
-    rows = [windows[k][0] for k in live]
+    at = np.repeat(np.array([a for _, a, _, _, _ in windows]) - starts, lengths) + np.arange(int(lengths.sum()))
+    rows = [w[0] for w in windows]
     sign = np.repeat(np.array([1.0 if r.position == "long" else -1.0 for r in rows]), lengths)
     entry = np.repeat(np.array([r.price_open for r in rows]), lengths)
     n = len(at)
-    sides: list[tuple[Side, list[float], np.ndarray, np.ndarray, np.ndarray]] = []
+    runs: list[list[Run]] = [[] for _ in windows]
     for kind, levels, span in (("profit", profit_levels, [abs(r.price_take_profit - r.price_open) for r in rows]),
                                ("loss", loss_levels, [abs(r.price_open - r.price_stop_loss) for r in rows])):
         if not levels:
@@ -184,30 +240,16 @@ def window_milestones(ts: np.ndarray, high: np.ndarray, low: np.ndarray,
         ordered = sorted(levels)
         first = np.stack([_first_at_or_after(np.flatnonzero(progress >= level), starts, n) for level in ordered])
         reached = first < ends  # levels x windows
-        for j, k in enumerate(live):
-            _, _, _, fired_profit, fired_loss = windows[k]
+        for j, (_, _, _, fired_profit, fired_loss) in enumerate(windows):
             fired = fired_profit if favourable else fired_loss
             if fired:  # levels an activation candle already fired (rare)
                 reached[[i for i, level in enumerate(ordered) if level in fired], j] = False
-        sides.append((kind, ordered, first, reached, extreme))  # type: ignore[arg-type]  # kind is a Side
-    per_window = sum((reached.sum(axis=0) for _, _, _, reached, _ in sides), np.zeros(len(live), int)).tolist()
-    for j, k in enumerate(live):
-        counts[k] = per_window[j]
-    chosen, total = [], 0
-    for j in range(len(live) - 1, -1, -1):  # the newest windows first, until enough milestones are built
-        if newest_events and total >= newest_events:
-            break
-        if per_window[j]:
-            chosen.append(j)
-            total += per_window[j]
-    for kind, ordered, first, reached, extreme in sides:
-        for j in reversed(chosen):
             picked = np.flatnonzero(reached[:, j])
             if len(picked):
                 index = first[picked, j]
-                runs[live[j]].append((kind, [ordered[i] for i in picked.tolist()], ts[at[index]].tolist(),
-                                      extreme[index].tolist()))
-    return runs, counts
+                runs[j].append((kind, [ordered[i] for i in picked.tolist()], ts[at[index]].tolist(),  # type: ignore[arg-type]
+                                extreme[index].tolist()))
+    return runs
 
 
 def _first_at_or_after(hits: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:

@@ -422,12 +422,11 @@ class PairMachine:
         if self.partial_log is None:
             return
         lo, hi = min(w[1] for w in windows), max(w[2] for w in windows)
-        blocks = [(ts, h, low) for ts, _o, h, low, _c, _v in self.store.iter_window(self.symbol, "1m", lo, hi)]
-        if not blocks:
+        ts, _o, high, low, _c, _v = self.store.window(self.symbol, "1m", lo, hi)
+        if not len(ts):
             return
-        ts = np.concatenate([b[0] for b in blocks])
-        high, low = np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks])
-        bounds = [(row, int(ts.searchsorted(a)), int(ts.searchsorted(b)), fp, fl) for row, a, b, fp, fl in windows]
+        edges = ts.searchsorted(np.array([(w[1], w[2]) for w in windows], dtype=np.int64)).tolist()
+        bounds = [(row, a, b, fp, fl) for (row, _, _, fp, fl), (a, b) in zip(windows, edges)]
         runs, counts = window_milestones(ts, high, low, bounds, self.cfg.CC_PARTIAL_PROFIT_LEVELS,
                                          self.cfg.CC_PARTIAL_LOSS_LEVELS, newest_events=self.partial_log.limit)
         for (row, *_), found, count in zip(bounds, runs, counts):

@@ -262,9 +262,12 @@ class BacktestApi(PairModeApi):
         start, step, total = run.start, run.step, run.total
         ctx = run.lanes[0].machine.ctx
         heap: list[tuple[int, int, int, int]] = []
-        if total:  # every 1m block of the frame will be read: load them together
+        if total:  # every 1m block of the frame, and those a position opened at its end may live in, will be read
+            cfg = ctx.cfg
+            beyond = (cfg.CC_SCHEDULE_AWAIT_MINUTES + cfg.CC_MAX_SIGNAL_LIFETIME_MINUTES) * MINUTE_MS
             for symbol in dict.fromkeys(lane.machine.symbol for lane in run.lanes):
-                ctx.store.prefetch(symbol, start - ctx.cfg.CC_AVG_PRICE_CANDLES_COUNT * MINUTE_MS, start + total * step)
+                ctx.store.prefetch(symbol, start - cfg.CC_AVG_PRICE_CANDLES_COUNT * MINUTE_MS,
+                                   start + total * step + beyond)
         for lane in run.lanes:
             if lane.machine.batch and total:
                 lane.machine.load_table(start, start + (total - 1) * step)

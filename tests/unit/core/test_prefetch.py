@@ -94,3 +94,26 @@ def test_a_backtest_gives_the_same_results_with_and_without_prefetch(errors, mon
     lazy = run()
     assert len(eager[0]) > 20 and any("CandleDefectError" in e for e in eager[1])
     assert eager == lazy
+
+
+@pytest.mark.parametrize("interval", ["1m", "5m"])
+def test_windows_over_prefetched_blocks_are_views_equal_to_lazy_windows(interval, errors):
+    cols = messy_candles()
+    step = 60_000 if interval == "1m" else 300_000
+    aligned = cols[0] % step == 0  # the aligned minutes of the 1m candles serve as candles of a coarser interval
+    cols = [col[aligned] for col in cols]
+    bt.set_config(CC_CANDLE_BLOCK_SIZE=40, CC_GET_CANDLES_RETRY_DELAY_MS=0)
+    register("a", cols, [])
+    register("b", cols, [])
+    eager, lazy = CandleStore(lookup("exchange", "a"), snapshot()), CandleStore(lookup("exchange", "b"), snapshot())
+    t_from, t_to = int(cols[0][0]), int(cols[0][-1]) + step
+    eager.prefetch("BTCUSDT", t_from, t_to, interval)
+    span = 40 * step
+    clean = (int(cols[0][0]) // span + 1) * span, (int(cols[0][0]) // span + 4) * span  # blocks without defects
+    for a, b in [(t_from, t_to), (t_from + 7 * step, t_to - 3 * step), (clean[0] + step, clean[1] - 2 * step)]:
+        x, y = eager.window("BTCUSDT", interval, a, b), lazy.window("BTCUSDT", interval, a, b)
+        for p, q in zip(x, y):
+            assert np.array_equal(p, q, equal_nan=True)
+            assert not p.flags.writeable
+    view = eager.window("BTCUSDT", interval, *clean)
+    assert len(view[0]) and view[0].base is not None  # consecutive prefetched blocks: a slice, not a copy
