@@ -46,6 +46,7 @@ from .results import (
     OpenedResult,
     PartialContract,
     PingContract,
+    Pnl,
     ScheduledResult,
     Side,
     TickResult,
@@ -206,6 +207,14 @@ class PairMachine:
         self.last_call = when
         return True
 
+    def unobserved(self) -> bool:
+        """Does nobody see this pair's steps, only its final results and the report stores? No callback, risk
+        profile, live persistence or order desk, and no listener of its results, pings or milestones: then a
+        backtest may compute its trades without the notices in between (``modes/sweep.py``)."""
+        return not (self.callbacks or self.persistence or self.orders or not isinstance(self.risk, NoRisk)
+                    or events.signal.listeners or self.mode_topic.listeners or events.ping.listeners
+                    or events.partial_profit.listeners or events.partial_loss.listeners)
+
     def idle_observed(self) -> bool:
         """Does anybody see idle results? If not, non-due steps may be skipped (SPEC §7.2)."""
         return bool(events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks)
@@ -337,9 +346,8 @@ class PairMachine:
             if not closed_early:
                 self._callback("on_close", row, price, bt)
             self._callback("on_write", None, bt)
-            self._publish(ClosedResult(**self._result_fields(price, row, notice.at),
-                                       close_reason=notice.close_reason,  # type: ignore[arg-type]
-                                       close_timestamp=notice.at, pnl=notice.pnl))  # type: ignore[arg-type]
+            self._publish(self.closed_result(row, price, notice.at, notice.close_reason,  # type: ignore[arg-type]
+                                             notice.pnl))
         elif kind == "scheduled":
             self._callback("on_schedule", row, price, bt)
             self._publish(ScheduledResult(**self._result_fields(price, row, notice.at)))
@@ -359,6 +367,21 @@ class PairMachine:
                                            notice.level, bt, notice.at, side))
             self._callback(f"on_partial_{side}", row, price, notice.level, bt)
 
+    def closed_result(self, row: SignalRow, price: float, at: int, reason: CloseReason,
+                      pnl: Pnl | None = None) -> ClosedResult:
+        """The ``closed`` result of ``row`` at ``price`` (its PnL computed when not given, SPEC §6)."""
+        return ClosedResult(**self._result_fields(price, row, at), close_reason=reason, close_timestamp=at,
+                            pnl=pnl if pnl is not None else self._pnl(row, price))
+
+    def _pnl(self, row: SignalRow, price: float) -> Pnl:
+        return compute_pnl(row.position, row.price_open, price, fee_percent=self.cfg.CC_PERCENT_FEE,
+                           slippage_percent=self.cfg.CC_PERCENT_SLIPPAGE)
+
+    def record(self, result: TickResult) -> None:
+        """A result for the report stores only (nobody else observes the pair: :meth:`unobserved`)."""
+        for sink in self.sinks:
+            sink(result)
+
     def _open(self, row: SignalRow, at: int) -> None:
         self.pending = row
         self.fired_profit, self.fired_loss = set(), set()
@@ -368,8 +391,7 @@ class PairMachine:
     def _close(self, reason: CloseReason, price: float, close_ts: int) -> None:
         row = self.pending
         assert row is not None
-        pnl = compute_pnl(row.position, row.price_open, price, fee_percent=self.cfg.CC_PERCENT_FEE,
-                          slippage_percent=self.cfg.CC_PERCENT_SLIPPAGE)
+        pnl = self._pnl(row, price)
         early = self.persistence is None
         if early:  # SPEC §5.3: a backtest's on_close still sees the position held; live commits first (§20.2)
             self._callback("on_close", row, price, self.backtest)
@@ -403,10 +425,10 @@ class PairMachine:
         for m in found:
             self._fire(m.kind, m.level, m.price, int(ts[m.candle]) + MINUTE_MS)
 
-    def _defer_partials(self, start: int, end: int) -> None:
+    def defer_partials(self, row: SignalRow, start: int, end: int) -> None:
         """Milestones nobody but the report store sees are computed for every position of the run at once
-        (``flush_partials``); the windows of one position (a failed read splits its plan) are joined."""
-        row = self.pending
+        (``flush_partials``): ``row`` lived through the candles ``[start, end)`` (open times) before the one
+        that closed it. The windows of one position (a failed read splits its plan) are joined."""
         last = self.deferred[-1] if self.deferred else None
         if last is not None and last[0] is row and last[2] == start:
             last[2] = end
@@ -500,7 +522,8 @@ class PairMachine:
         """Make one planned event happen (state, callbacks, events) at its time."""
         self._focus(item.at)
         if item.quiet is not None:
-            self._defer_partials(*item.quiet)
+            assert self.pending is not None
+            self.defer_partials(self.pending, *item.quiet)
         self.cursor = item.at
         if item.kind == "close":
             self._close(item.reason, item.price, item.at)

@@ -18,7 +18,6 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 
 from .. import clock, events
-from ..batch import chain_period
 from ..candle_store import CandleStore
 from ..config import snapshot
 from ..context import RunContext, run_context
@@ -26,9 +25,8 @@ from ..errors import CandleDataError, SchemaValidationError
 from ..events import emit_error
 from ..guard import call_user
 from ..intervals import INTERVAL_MS, MINUTE_MS
-from ..pair_machine import PairMachine, PlanItem
-from ..perf import PerfTimer
-from ..queues import BoundedLog, KeyedQueues
+from ..pair_machine import PairMachine
+from ..queues import KeyedQueues
 from ..registry import lookup
 from ..reports import stores as report_stores
 from ..results import BacktestProgress, CancelledResult, ClosedResult, DoneContract, RunState, RunStatus
@@ -37,11 +35,12 @@ from ..runs import RunRegistry
 from ..schemas import FrameSchema
 from ..stats import BacktestStatistics, Span, backtest_statistics
 from .background import consume_in_background
+from .lanes import FRAME, POSITION, WAITING, Lane, Run
 from .pairs import PairModeApi
+from .sweep import can_sweep, next_batch_index, sweep
 
 log = logging.getLogger("btk")
 Final = ClosedResult | CancelledResult
-POSITION, WAITING, FRAME = 1, 2, 3  # event classes, in their order at equal times (SPEC §8)
 
 
 class RunHandle(Iterator[Final]):
@@ -104,34 +103,6 @@ def frame_bounds(frame: FrameSchema, now: int) -> tuple[int, int, int]:
     return frame.start_ms, step, count
 
 
-class _Lane:
-    """One pair inside a run: its machine, frame position and the events it has planned."""
-
-    __slots__ = ("machine", "index", "i", "token", "plan", "perf", "started", "finished", "status")
-
-    def __init__(self, machine: PairMachine, index: int, perf_log: BoundedLog[tuple]) -> None:
-        self.machine = machine
-        self.index = index
-        self.i = 0                      # next frame index
-        self.token = 0                  # invalidates heap entries when the lane is rescheduled
-        self.plan: deque[PlanItem] = deque()
-        self.perf = PerfTimer(machine.symbol, machine.strategy_name, machine.exchange_name, True, perf_log)
-        self.started = 0.0              # perf_counter at the start of the current fast-forward
-        self.finished = False
-        self.status = "running"
-
-
-class _Run:
-    """State shared by the lanes of one run: the frame geometry and the dirty set that lets
-    cancel/stop reschedule a lane."""
-
-    def __init__(self, lanes: list[_Lane]) -> None:
-        self.lanes = lanes
-        self.start = self.step = self.total = 0
-        self.by_pair = {(lane.machine.symbol, lane.machine.strategy_name): lane for lane in lanes}
-        self.dirty: set[tuple[str, str]] = set()
-
-
 class BacktestApi(PairModeApi):
     """``Backtest``: run strategies over frames and read what the runs produced."""
 
@@ -142,7 +113,7 @@ class BacktestApi(PairModeApi):
         """Forget every run and result (tests; a fresh process starts like this)."""
         self._runs = RunRegistry("backtest")
         self._machines: dict[tuple[str, str], PairMachine] = {}
-        self._active: dict[tuple[str, str], _Run] = {}
+        self._active: dict[tuple[str, str], Run] = {}
         self._closed: KeyedQueues[ClosedResult] = KeyedQueues()
         self._spans: dict[tuple[str, str], Span] = {}  # the frame each pair last ran over (SPEC §20.4)
         self._limits = snapshot()
@@ -181,8 +152,8 @@ class BacktestApi(PairModeApi):
                                   partial_log=report_stores.PARTIAL.open(store_key, cfg.CC_PARTIAL_MAX_EVENTS))
             self._start_pair(machine)
             perf_log = report_stores.PERFORMANCE.open(store_key, cfg.CC_PERFORMANCE_MAX_EVENTS)
-            lanes.append(_Lane(machine, index, perf_log))
-        run = _Run(lanes)
+            lanes.append(Lane(machine, index, perf_log))
+        run = Run(lanes)
         for key in run.by_pair:
             self._active[key] = run
 
@@ -204,7 +175,7 @@ class BacktestApi(PairModeApi):
             self._closed.add((item.symbol, item.strategy_name, True), item, self._limits.CC_BACKTEST_MAX_SIGNALS)
 
     # ---- the loop ----------------------------------------------------------------
-    def _drive(self, run: _Run, frame: FrameSchema) -> Iterator[Final]:
+    def _drive(self, run: Run, frame: FrameSchema) -> Iterator[Final]:
         """The run's event loop: a heap of (time, class, lane) events — frame steps, a position's planned
         events, a waiting row's next candle — processed in time order across the run's pairs (SPEC §7, §8)."""
         lanes = run.lanes
@@ -221,7 +192,9 @@ class BacktestApi(PairModeApi):
                     if token != lane.token or lane.finished:
                         continue
                     nxt: tuple[int, int] | None
-                    if cls == FRAME:
+                    if cls == FRAME and lane.sweeps and t != lane.handover:
+                        nxt = yield from sweep(lane, run)
+                    elif cls == FRAME:
                         t, nxt = self._frame_steps(lane, run, heap, t)
                     elif cls == POSITION:
                         nxt = yield from self._position_event(lane, run)
@@ -246,7 +219,7 @@ class BacktestApi(PairModeApi):
                     del self._active[key]
             ctx.store.release()
 
-    def _open_frame(self, run: _Run, frame: FrameSchema) -> None:
+    def _open_frame(self, run: Run, frame: FrameSchema) -> None:
         """The frame's timestamps up to now (SPEC §7.1), announced to ``on_timeframe``."""
         start, step, total = frame_bounds(frame, clock.now())
         run.start, run.step, run.total = start, step, total
@@ -256,7 +229,7 @@ class BacktestApi(PairModeApi):
                       start + (total - 1) * step if total else min(frame.end_ms, clock.now()), frame.interval,
                       where="on_timeframe")
 
-    def _first_events(self, run: _Run, run_started: dict[int, float]) -> list[tuple[int, int, int, int]]:
+    def _first_events(self, run: Run, run_started: dict[int, float]) -> list[tuple[int, int, int, int]]:
         """Load the frame's 1m blocks together, compute batch tables, and put each lane's first step on the heap
         (a lane of an empty frame finishes at once)."""
         start, step, total = run.start, run.step, run.total
@@ -271,6 +244,7 @@ class BacktestApi(PairModeApi):
         for lane in run.lanes:
             if lane.machine.batch and total:
                 lane.machine.load_table(start, start + (total - 1) * step)
+                lane.sweeps = can_sweep(lane, run)
             if total:
                 heap.append((start, FRAME, lane.index, lane.token))
             else:
@@ -278,7 +252,7 @@ class BacktestApi(PairModeApi):
         heapq.heapify(heap)
         return heap
 
-    def _frame_steps(self, lane: _Lane, run: _Run, heap: list[tuple[int, int, int, int]],
+    def _frame_steps(self, lane: Lane, run: Run, heap: list[tuple[int, int, int, int]],
                      t: int) -> tuple[int, tuple[int, int] | None]:
         """Frame steps of one lane (SPEC §7.2), one after the other while nothing else is due earlier: returns
         the time reached and the lane's next event. Steps nobody observes are skipped to the next due one."""
@@ -311,7 +285,7 @@ class BacktestApi(PairModeApi):
                 if due_at > start + lane.i * step:
                     lane.i = -(-(due_at - start) // step)
                 if m.table is not None and lane.i < total:
-                    lane.i = self._next_batch_step(m, lane.i, run)
+                    lane.i = next_batch_index(m, lane.i, run)
             if lane.i >= total:
                 return t, None
             nxt = (start + lane.i * step, FRAME)
@@ -319,7 +293,7 @@ class BacktestApi(PairModeApi):
                 return t, nxt
             t = nxt[0]
 
-    def _position_event(self, lane: _Lane, run: _Run) -> Generator[Final, None, tuple[int, int] | None]:
+    def _position_event(self, lane: Lane, run: Run) -> Generator[Final, None, tuple[int, int] | None]:
         """The next planned event of the held position: a milestone, the close (its results are yielded), the
         end of the data (§7.4) or a failed read (§7.5)."""
         m = lane.machine
@@ -336,7 +310,7 @@ class BacktestApi(PairModeApi):
         self._unresolved(lane)  # the row outlives now (SPEC §7.4)
         return None
 
-    def _waiting_event(self, lane: _Lane, run: _Run, t: int) -> Generator[Final, None, tuple[int, int] | None]:
+    def _waiting_event(self, lane: Lane, run: Run, t: int) -> Generator[Final, None, tuple[int, int] | None]:
         """A waiting row's candles up to ``t`` (SPEC §5.4): activation, cancellation, or more waiting."""
         m = lane.machine
         try:
@@ -350,7 +324,7 @@ class BacktestApi(PairModeApi):
             return self._resume(lane, run, finals[-1].close_timestamp)
         return self._fast_forward(lane, run)
 
-    def _fast_forward(self, lane: _Lane, run: _Run) -> tuple[int, int] | None:
+    def _fast_forward(self, lane: Lane, run: Run) -> tuple[int, int] | None:
         """Plan what happens next to the held row (SPEC §7.2 step 4)."""
         m = lane.machine
         if m.outbox:
@@ -369,37 +343,27 @@ class BacktestApi(PairModeApi):
         return at, WAITING
 
     @staticmethod
-    def _next_batch_step(m: PairMachine, i: int, run: _Run) -> int:
-        """The frame index of the next due step that has a batch signal (``run.total`` if none): the steps
-        in between would only ask the table and get no answer."""
-        period = chain_period(m.interval_ms, run.step)
-        if period is None:
-            return i
-        at = m.table.next_step(run.start + i * run.step, period)  # type: ignore[union-attr]
-        return run.total if at is None else min(run.total, (at - run.start) // run.step)
-
-    @staticmethod
     def _finals(m: PairMachine) -> list[Final]:
         finals = [r for r in m.outbox if isinstance(r, (ClosedResult, CancelledResult))]
         m.outbox.clear()
         return finals
 
     @staticmethod
-    def _resume(lane: _Lane, run: _Run, close_timestamp: int) -> tuple[int, int] | None:
+    def _resume(lane: Lane, run: Run, close_timestamp: int) -> tuple[int, int] | None:
         """After a final result: the first frame timestamp at or after its close (SPEC §7.2)."""
         lane.perf.emit("backtest_signal", lane.started)
         lane.i = max(lane.i, -(-(close_timestamp - run.start) // run.step))
         return (run.start + lane.i * run.step, FRAME) if lane.i < run.total else None
 
     @staticmethod
-    def _retry(lane: _Lane, run: _Run) -> tuple[int, int] | None:
+    def _retry(lane: Lane, run: Run) -> tuple[int, int] | None:
         """A failed fast-forward keeps the row and is tried again at the next frame step (SPEC §7.5)."""
         lane.machine.outbox.clear()
         lane.perf.emit("backtest_signal", lane.started)
         lane.i += 1
         return (run.start + lane.i * run.step, FRAME) if lane.i < run.total else None
 
-    def _reschedule(self, run: _Run, heap: list, t: int) -> None:
+    def _reschedule(self, run: Run, heap: list, t: int) -> None:
         """A cancel or stop arrived: a waiting row must look at it at its next candle boundary."""
         for key in run.dirty:
             lane = run.by_pair.get(key)
@@ -408,7 +372,7 @@ class BacktestApi(PairModeApi):
                 heapq.heappush(heap, (max(t, lane.machine.cursor), WAITING, lane.index, lane.token))
         run.dirty.clear()
 
-    def _unresolved(self, lane: _Lane) -> None:
+    def _unresolved(self, lane: Lane) -> None:
         """SPEC §7.4: the row outlives ``now``: report it as ``active`` and end the pair's run."""
         m = lane.machine
         log.warning("backtest of %s/%s ends with an unresolved signal at %d", m.symbol, m.strategy_name, m.cursor)
@@ -421,7 +385,7 @@ class BacktestApi(PairModeApi):
         events.backtest_progress.emit(BacktestProgress(machine.exchange_name, machine.strategy_name, machine.symbol,
                                                        total, processed, processed / total if total else 1.0))
 
-    def _finish(self, lane: _Lane, total: int, run_started: dict[int, float], status: RunState = "done") -> None:
+    def _finish(self, lane: Lane, total: int, run_started: dict[int, float], status: RunState = "done") -> None:
         """The pair's run ended: final progress, backtest_total, done (SPEC §7.2, §19.10)."""
         lane.finished = True
         m = lane.machine

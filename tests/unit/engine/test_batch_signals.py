@@ -82,12 +82,23 @@ def both_ways(interval="5m", frame_interval="1m", hours=24, risk=None, **strateg
 
 
 @pytest.mark.parametrize("interval,frame_interval", [("5m", "1m"), ("5m", "5m"), ("1m", "1m"), ("15m", "5m")])
-def test_identical_results_both_ways(interval, frame_interval):
+def test_identical_results_both_ways(interval, frame_interval, monkeypatch):
+    from btk_core.pair_machine import PairMachine
     both_ways(interval, frame_interval)
+    swept = []
+    original = PairMachine.record
+
+    def counted(self, result):  # the batch pair is alone and unobserved: its market trades come from modes/sweep.py
+        swept.append(result)
+        original(self, result)
+
+    monkeypatch.setattr(PairMachine, "record", counted)
     event = trades(bt.Backtest.run("BTCUSDT", strategy_name="event", exchange_name="syn", frame_name="f"))
     batch = trades(bt.Backtest.run("BTCUSDT", strategy_name="batch", exchange_name="syn", frame_name="f"))
     assert len(event) > 5 and {t[0] for t in event} >= {"closed"}
     assert batch == event
+    market = [t for t in batch if t[0] == "closed" and t[1].position == "short"]
+    assert len(swept) == len(market) > 0  # rows with a price_open went to the general loop and came back
 
 
 def test_identical_with_shared_risk_in_a_portfolio():
@@ -300,3 +311,52 @@ def test_check_lookahead_refuses_event_strategies():
     bt.add_strategy(strategy_name="event", interval="5m", get_signal=lambda s, w: None)
     with pytest.raises(BtkError, match="needs a batch strategy"):
         bt.check_lookahead("BTCUSDT", "event", "syn", "f")
+
+
+# ---- the sweep: a batch pair nobody observes, traded straight from its table ------------------------------------
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tables(), st.sampled_from([4, 60, 100_000]))
+def test_property_the_sweep_equals_the_general_loop(monkeypatch, geometry, now_minute):
+    """Same results, statistics, schedule and milestone reports with and without ``modes/sweep.py``, for tables
+    that mix market and limit entries (handed to the general loop and back) and data ending mid-position."""
+    from btk_core.modes import backtest as loop
+    bt.reset_all()
+    interval, frame_interval, rows = geometry
+    add_synthetic_exchange("syn")
+    bt.add_frame(frame_name="f", interval=frame_interval, start_date=DAY, end_date=DAY + 6 * 60 * M)
+    clock.set_clock(lambda: DAY + now_minute * 60 * M)
+
+    def get_signals(symbol, candles):  # around the first close, so that most rows are valid and trade
+        found = {t: answer_at(rows, t, float(candles.close[0])) for t in rows}
+        return pd.DataFrame.from_dict({t: a for t, a in found.items() if a}, orient="index",
+                                      columns=["position", "price_open", "price_take_profit", "price_stop_loss",
+                                               "minute_estimated_time", "id"])
+
+    bt.add_strategy(strategy_name="batch", interval=interval, get_signals=get_signals, lookback=1)
+    swept = []
+    original = loop.sweep
+
+    def counted(lane, run):
+        swept.append(1)
+        return (yield from original(lane, run))
+
+    def outcome():
+        results = trades(bt.Backtest.run("BTCUSDT", strategy_name="batch", exchange_name="syn", frame_name="f"))
+        partial = bt.Partial.get_data("BTCUSDT", "batch")
+        return (results, bt.Backtest.get_data("BTCUSDT", "batch"), bt.Schedule.get_data("BTCUSDT", "batch"),
+                [(e.level, e.timestamp, e.current_price, e.kind, e.signal.id) for e in partial.event_list],
+                partial.total_events)
+
+    try:
+        with monkeypatch.context() as patch:  # undone before Hypothesis's next example
+            patch.setattr(loop, "sweep", counted)
+            fast = outcome()
+            patch.setattr(loop, "can_sweep", lambda lane, run: False)
+            general = outcome()
+    finally:
+        clock.set_clock()
+    assert fast == general
+    from btk_core.batch import chain_period
+    assert swept or not rows or chain_period(INTERVALS[interval], INTERVALS[frame_interval]) is None
+
