@@ -279,22 +279,28 @@ class PairMachine:
             self.publish_idle(when, self._vwap_or_none(when))
 
     def intake(self, when: int) -> bool:
-        """A due step (SPEC §4.4): True when it took a signal (the pair now holds a row). Failures are emitted;
-        the throttle slot is used whatever happens. This runs once per ``get_signal`` call, so the no-signal
-        path is kept short."""
+        """A due step (SPEC §4.4): True when it took a signal (the pair now holds a row)."""
+        found = self.ask_row(when)
+        return found is not None and self.take(*found, when)
+
+    def ask_row(self, when: int) -> tuple[SignalRow, float] | None:
+        """A due step up to the decision to take its signal: the throttle slot is used, the strategy asked, its
+        answer validated and checked by risk; returns the row and the current price, or None (failures are
+        emitted, ``idle`` published to whoever observes it). This runs once per ``get_signal`` call, so the
+        no-signal path is kept short."""
         self.last_call = when
-        ctx = self.ctx  # _focus, inlined: this runs once per get_signal call
+        ctx = self.ctx  # _focus, inlined
         ctx.symbol, ctx.strategy_name, ctx.when = self.symbol, self.strategy_name, when
         try:
             current_price = self.store.vwap(self.symbol, when)
         except CandleDataError as exc:
             emit_error(exc)
-            return False
+            return None
         answer = self.source.ask(when)
         if answer is None or self.stopped:  # SPEC §19.15: a stop during the call discards its answer
             if events.signal.listeners or self.mode_topic.listeners or self.idle_callbacks:
                 self.publish_idle(when, current_price)
-            return False
+            return None
         try:
             row = build_row(answer, current_price=current_price, when=when, symbol=self.symbol,
                             exchange_name=self.exchange_name, strategy_name=self.strategy_name, cfg=self.cfg)
@@ -304,7 +310,11 @@ class PairMachine:
         if row is None or not self.risk.allows(self, row, current_price, when):
             if self.idle_observed():
                 self.publish_idle(when, current_price)
-            return False
+            return None
+        return row, current_price
+
+    def take(self, row: SignalRow, current_price: float, when: int) -> bool:
+        """Hold the row found at ``when``: schedule it, or open it at once (SPEC §4.4); True when held."""
         self.cursor = when
         if row.is_scheduled:
             self.scheduled = row

@@ -1,6 +1,6 @@
 """Performance timings of one pair run (SPEC §7.6, §15, §20.5).
 
-Every timing is appended to the pair's report log as a raw tuple (the ``Performance`` report is complete
+Every timing is recorded in the pair's report log as numbers (the ``Performance`` report is complete
 without opting in); a ``PerformanceContract`` event is built only when somebody listens. Steps the engine
 skips because nothing observes them (SPEC §7.2) are not timed: a performance listener makes them observed.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from . import clock, events
-from .queues import BoundedLog
+from .queues import TimingLog
 from .results import PerformanceContract
 
 
@@ -21,7 +21,7 @@ class PerfTimer:
     __slots__ = ("symbol", "strategy_name", "exchange_name", "backtest", "previous", "log", "wall", "counter")
 
     def __init__(self, symbol: str, strategy_name: str, exchange_name: str, backtest: bool,
-                 log: BoundedLog[tuple] | None = None) -> None:
+                 log: TimingLog | None = None) -> None:
         self.symbol, self.strategy_name = symbol, strategy_name
         self.exchange_name, self.backtest = exchange_name, backtest
         self.previous: float | None = None
@@ -36,7 +36,7 @@ class PerfTimer:
         end = time.perf_counter()
         duration = (end - started) * 1000
         if self.log is not None:
-            self.log.append((end, self.previous, metric_type, duration, self.exchange_name))
+            self.log.record(end, self.previous, metric_type, duration, self.exchange_name)
         if events.performance.listeners:
             previous = None if self.previous is None else self.wall_ms(self.previous)
             events.performance.emit(PerformanceContract(self.wall_ms(end), previous, metric_type, duration,

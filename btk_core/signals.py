@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import SignalValidationError
 from .fmt import num
+from .ids import new_id
 
 SIGNAL_FIELDS = ("position", "price_take_profit", "price_stop_loss", "minute_estimated_time",
                  "price_open", "note", "id")
@@ -102,10 +102,14 @@ def _show(value: Any) -> str:
 
 
 def _finite_number(v: Any) -> bool:
+    if type(v) is float:  # the usual answer: finite exactly when v - v is 0 (inf - inf and NaN give NaN)
+        return v - v == 0.0
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _as_mapping(signal: Any) -> dict[str, Any] | None:
+    if type(signal) is dict:  # the usual answer, before the slower ABC check
+        return dict(signal)
     if isinstance(signal, SignalDto):
         return {f: getattr(signal, f) for f in SIGNAL_FIELDS}
     if isinstance(signal, Mapping):
@@ -219,7 +223,7 @@ def build_row(signal: Any, *, current_price: Any, when: int, symbol: str, exchan
         header = f"Invalid signal for {position} position:" if position_ok else "Invalid signal:"
         raise SignalValidationError(header + "".join("\n" + line for line in lines))
     return SignalRow(
-        id=raw_id if raw_id else uuid.uuid4().hex,
+        id=raw_id if raw_id else new_id(),
         position=position,
         note=to_plain_string(note),
         price_open=float(price_open) if price_open is not None else float(current_price),

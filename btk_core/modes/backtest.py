@@ -37,7 +37,7 @@ from ..stats import BacktestStatistics, Span, backtest_statistics
 from .background import consume_in_background
 from .lanes import FRAME, POSITION, WAITING, Lane, Run
 from .pairs import PairModeApi
-from .sweep import can_sweep, next_batch_index, sweep
+from .sweep import HELD, can_sweep, next_batch_index, sweep
 
 log = logging.getLogger("btk")
 Final = ClosedResult | CancelledResult
@@ -192,9 +192,12 @@ class BacktestApi(PairModeApi):
                     if token != lane.token or lane.finished:
                         continue
                     nxt: tuple[int, int] | None
-                    if cls == FRAME and lane.sweeps and t != lane.handover:
+                    if cls == FRAME and lane.sweeps and not lane.handed_over:
                         nxt = yield from sweep(lane, run)
+                        if nxt is HELD:
+                            nxt = self._fast_forward(lane, run)
                     elif cls == FRAME:
+                        lane.handed_over = False
                         t, nxt = self._frame_steps(lane, run, heap, t)
                     elif cls == POSITION:
                         nxt = yield from self._position_event(lane, run)
@@ -242,9 +245,9 @@ class BacktestApi(PairModeApi):
                 ctx.store.prefetch(symbol, start - cfg.CC_AVG_PRICE_CANDLES_COUNT * MINUTE_MS,
                                    start + total * step + beyond)
         for lane in run.lanes:
+            lane.sweeps = can_sweep(run)
             if lane.machine.batch and total:
                 lane.machine.load_table(start, start + (total - 1) * step)
-                lane.sweeps = can_sweep(lane, run)
             if total:
                 heap.append((start, FRAME, lane.index, lane.token))
             else:

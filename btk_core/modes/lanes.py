@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from ..pair_machine import PairMachine, PlanItem
 from ..perf import PerfTimer
-from ..queues import BoundedLog
+from ..queues import TimingLog
 
 POSITION, WAITING, FRAME = 1, 2, 3  # event classes, in their order at equal times (SPEC §8)
 
@@ -13,9 +14,9 @@ class Lane:
     """One pair inside a run: its machine, frame position and the events it has planned."""
 
     __slots__ = ("machine", "index", "i", "token", "plan", "perf", "started", "finished", "status", "sweeps",
-                 "handover")
+                 "handed_over", "candles")
 
-    def __init__(self, machine: PairMachine, index: int, perf_log: BoundedLog[tuple]) -> None:
+    def __init__(self, machine: PairMachine, index: int, perf_log: TimingLog) -> None:
         self.machine = machine
         self.index = index
         self.i = 0                      # next frame index
@@ -26,7 +27,8 @@ class Lane:
         self.finished = False
         self.status = "running"
         self.sweeps = False             # its trades may be computed by ``sweep.py`` (set when the run starts)
-        self.handover = -1              # the frame step the sweep last gave to the general loop
+        self.handed_over = False        # the sweep gave the lane's next frame step to the general loop
+        self.candles: Any = None        # the sweep's 1m columns of the run (modes/sweep.py), read once
 
 
 class Run:

@@ -1,34 +1,37 @@
-"""The trades of a batch pair nobody observes, read straight from its signal table and the candles.
+"""The trades of a pair nobody observes, computed from its signals and the candles without notices in between.
 
-When a batch strategy's pair is alone in its run and unobserved (``PairMachine.unobserved``: no callback, risk
-profile or listener, and no progress or performance listener), nothing can see the notices between a signal and
-its close. The sweep asks the table for the next due row, validates it with ``build_row``, finds its close with
-``position_hit`` over the run's 1m columns and records the ``closed`` result: the results of the general loop in
-``backtest.py`` (tests compare them) without its per-notice work. Whatever it does not handle — a limit entry,
-an invalid row, a missing price, a position the data does not resolve, a stop, somebody starting to listen —
-it hands to the general loop at that step, before changing any state; the general loop hands the pair back
-when its next position has closed.
+When a pair is alone in its run and unobserved (``PairMachine.unobserved``: no callback, risk profile or
+listener, and no progress or performance listener), nobody can see what happens between a signal and its
+close. The sweep asks the strategy at each due step (a batch table jumps straight to its next row), and when a
+market entry comes it finds the close with ``position_hit`` over the run's 1m columns and records the ``closed``
+result: the results and reports of the general loop in ``backtest.py`` (tests compare them) without its
+per-notice work. A limit entry, or a position the data does not resolve, is taken by the machine as usual and
+handed to the general loop (``HELD``), as is the next step when somebody starts to observe the pair or stops
+it; the general loop hands the pair back after its next close.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from typing import Final
 
 from .. import clock, events
 from ..batch import chain_period
-from ..errors import CandleDataError, SignalValidationError
+from ..errors import CandleDataError
 from ..evaluate import position_hit
 from ..intervals import MINUTE_MS
 from ..pair_machine import PairMachine
 from ..results import ClosedResult, CloseReason
-from ..signals import build_row
+from ..signals import SignalRow
 from .lanes import FRAME, Lane, Run
 
+#: the sweep's answer when the pair now holds a row for the general loop to plan
+HELD: Final = (-1, -1)
 
-def can_sweep(lane: Lane, run: Run) -> bool:
-    """The run's shape allows the sweep: one batch pair whose due steps the table can jump between."""
-    m = lane.machine
-    return len(run.lanes) == 1 and m.table is not None and chain_period(m.interval_ms, run.step) is not None
+
+def can_sweep(run: Run) -> bool:
+    """The run's shape allows the sweep: a single pair (several pairs share one time order)."""
+    return len(run.lanes) == 1
 
 
 def next_batch_index(m: PairMachine, i: int, run: Run) -> int:
@@ -46,60 +49,70 @@ def _observed(m: PairMachine) -> bool:
             or bool(events.performance.listeners))
 
 
+class _Candles:
+    """The run's 1m timestamps, highs and lows up to ``loaded_to`` (one view over the prefetched blocks)."""
+
+    def __init__(self, m: PairMachine, run: Run) -> None:
+        self.loaded_to = min(clock.now(), run.start + run.total * run.step
+                             + m.cfg.CC_MAX_SIGNAL_LIFETIME_MINUTES * MINUTE_MS)
+        try:
+            self.ts, _o, self.high, self.low, _c, _v = m.store.window(m.symbol, "1m", run.start, self.loaded_to)
+        except CandleDataError:
+            self.loaded_to = run.start  # resolves nothing: every position goes to the general loop
+
+    def close_of(self, m: PairMachine, row: SignalRow) -> tuple[int, CloseReason, float, int] | None:
+        """How the position ``row`` (just opened) closes: ``(time, reason, price, end of the candles it lived
+        through)``, exactly as ``PairMachine.position_plan`` finds it; None when the data does not resolve it."""
+        when = row.pending_at
+        horizon = clock.now()
+        expires_at = when + row.minute_estimated_time * MINUTE_MS
+        end = min(expires_at, horizon)
+        if end > self.loaded_to:
+            return None
+        j0, j1 = self.ts.searchsorted(when), self.ts.searchsorted(end - MINUTE_MS + 1)
+        hit = position_hit(row, self.high[j0:j1], self.low[j0:j1], m.cfg.CC_SAME_CANDLE_PRIORITY)
+        if hit is not None:
+            at = int(self.ts[j0 + hit.index])
+            return at + MINUTE_MS, hit.reason, hit.price, at
+        if horizon < expires_at:  # the position outlives the data (SPEC §7.4)
+            return None
+        try:
+            return expires_at, "time_expired", m.store.vwap(m.symbol, expires_at), expires_at
+        except CandleDataError:
+            return None
+
+
 def sweep(lane: Lane, run: Run) -> Generator[ClosedResult, None, tuple[int, int] | None]:
-    """Trade the lane's table from its frame position; returns its next event (a step handed to the general
-    loop) or None when the frame is done."""
+    """Trade the lane from its frame position; returns its next event: a step handed to the general loop,
+    ``HELD``, or None when the frame is done."""
     m = lane.machine
-    table, store, cfg, symbol = m.table, m.store, m.cfg, m.symbol
-    assert table is not None
     start, step, total = run.start, run.step, run.total
-    priority = cfg.CC_SAME_CANDLE_PRIORITY
-    loaded_to = min(clock.now(), start + total * step + cfg.CC_MAX_SIGNAL_LIFETIME_MINUTES * MINUTE_MS)
-    try:
-        ts, _o, high, low, _c, _v = store.window(symbol, "1m", start, loaded_to)
-    except CandleDataError:
-        return _hand_over(lane, run)
     while True:
-        if run.dirty or _observed(m):
+        if run.dirty or m.holds or _observed(m):  # a held row: a retry of the general loop's plan (SPEC §7.5)
             return _hand_over(lane, run)
         i, due_at = lane.i, m.next_due()
         if due_at is not None and due_at > start + i * step:
             i = -(-(due_at - start) // step)
-        if i < total:
+        if m.table is not None and i < total:
             i = next_batch_index(m, i, run)
         lane.i = i
         if i >= total:
             return None
         when = start + i * step
         lane.started = time.perf_counter()
-        answer = table.answer(when)
-        if answer is None or answer.get("price_open") is not None:
-            return _hand_over(lane, run)
-        try:
-            price = store.vwap(symbol, when)
-            row = build_row(answer, current_price=price, when=when, symbol=symbol, exchange_name=m.exchange_name,
-                            strategy_name=m.strategy_name, cfg=cfg)
-        except (CandleDataError, SignalValidationError):
-            return _hand_over(lane, run)
-        horizon = clock.now()
-        expires_at = when + row.minute_estimated_time * MINUTE_MS
-        end = min(expires_at, horizon)
-        if end > loaded_to:
-            return _hand_over(lane, run)
-        j0, j1 = ts.searchsorted(when), ts.searchsorted(end - MINUTE_MS + 1)
-        hit = position_hit(row, high[j0:j1], low[j0:j1], priority)
-        reason: CloseReason
-        if hit is not None:
-            close_at, reason, close_price = int(ts[j0 + hit.index]) + MINUTE_MS, hit.reason, hit.price
-        elif horizon >= expires_at:
-            try:
-                close_at, reason, close_price = expires_at, "time_expired", store.vwap(symbol, expires_at)
-            except CandleDataError:
-                return _hand_over(lane, run)
-        else:  # the position outlives the data: the general loop reports it (SPEC §7.4)
-            return _hand_over(lane, run)
-        m.last_call, m.cursor = when, close_at
-        m.defer_partials(row, when, close_at - MINUTE_MS if hit is not None else expires_at)
+        found = m.ask_row(when)
+        if found is None:
+            lane.perf.emit("backtest_timeframe", lane.started)
+            lane.i = i + 1
+            continue
+        row, price = found
+        close = None if row.is_scheduled or _observed(m) else _candles(lane, run).close_of(m, row)
+        if close is None:
+            m.take(row, price, when)
+            return HELD
+        close_at, reason, close_price, lived_to = close
+        m.cursor = close_at
+        m.defer_partials(row, when, lived_to)
         result = m.closed_result(row, close_price, close_at, reason)
         m.record(result)
         yield result
@@ -107,7 +120,15 @@ def sweep(lane: Lane, run: Run) -> Generator[ClosedResult, None, tuple[int, int]
         lane.i = max(i, -(-(close_at - start) // step))
 
 
+def _candles(lane: Lane, run: Run) -> _Candles:
+    """The lane's candles, read when its first position needs them (a failed read leaves it to the general loop,
+    which retries and reports it)."""
+    if lane.candles is None:
+        lane.candles = _Candles(lane.machine, run)
+    return lane.candles
+
+
 def _hand_over(lane: Lane, run: Run) -> tuple[int, int]:
     """Give the lane's current step to the general loop (it goes on from there until its next close)."""
-    lane.handover = run.start + lane.i * run.step
-    return lane.handover, FRAME
+    lane.handed_over = True
+    return run.start + lane.i * run.step, FRAME

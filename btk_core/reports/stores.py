@@ -11,7 +11,7 @@ import threading
 from collections import deque
 from typing import Any
 
-from ..queues import KeyedLogs, KeyedQueues
+from ..queues import BoundedLog, KeyedLogs, KeyedQueues, TimingLog
 from ..results import (
     CancelledResult,
     ClosedResult,
@@ -26,9 +26,9 @@ SCHEDULE: KeyedQueues[Any] = KeyedQueues()      # (symbol, strategy, backtest)
 RISK: KeyedQueues[RiskContract] = KeyedQueues()  # (symbol, strategy, backtest): rejections, newest first
 #: (symbol, strategy, backtest) -> runs of milestones of one position side:
 #: (row, exchange_name, kind, levels, timestamps, prices), see ``partial_contracts``
-PARTIAL: KeyedLogs[tuple] = KeyedLogs()
+PARTIAL: KeyedLogs[BoundedLog[tuple]] = KeyedLogs(BoundedLog)
 #: (symbol, strategy, backtest) -> (timestamp, previous_timestamp, metric_type, duration, exchange_name)
-PERFORMANCE: KeyedLogs[tuple] = KeyedLogs()
+PERFORMANCE: KeyedLogs[TimingLog] = KeyedLogs(TimingLog)
 
 
 class HeatStore:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import btk_core as bt
 from btk_core import clock
 from btk_core.errors import BtkError, SchemaValidationError, SignalValidationError, UserCodeError
-from btk_core.exchanges import add_synthetic_exchange
+from btk_core.exchanges import add_synthetic_exchange, synthetic_candles
 
 DAY = 1717200000000  # 2024-06-01
 M = 60_000
@@ -88,7 +88,7 @@ def test_identical_results_both_ways(interval, frame_interval, monkeypatch):
     swept = []
     original = PairMachine.record
 
-    def counted(self, result):  # the batch pair is alone and unobserved: its market trades come from modes/sweep.py
+    def counted(self, result):  # each pair is alone and unobserved: its trades entered at once come from the sweep
         swept.append(result)
         original(self, result)
 
@@ -97,8 +97,9 @@ def test_identical_results_both_ways(interval, frame_interval, monkeypatch):
     batch = trades(bt.Backtest.run("BTCUSDT", strategy_name="batch", exchange_name="syn", frame_name="f"))
     assert len(event) > 5 and {t[0] for t in event} >= {"closed"}
     assert batch == event
-    market = [t for t in batch if t[0] == "closed" and t[1].position == "short"]
-    assert len(swept) == len(market) > 0  # rows with a price_open went to the general loop and came back
+    at_once = [t for t in batch if t[0] == "closed" and t[1].pending_at == t[1].scheduled_at]
+    for name in ("event", "batch"):  # entries that waited for their price went to the general loop and back
+        assert sum(r.strategy_name == name for r in swept) == len(at_once) > 0
 
 
 def test_identical_with_shared_risk_in_a_portfolio():
@@ -313,27 +314,34 @@ def test_check_lookahead_refuses_event_strategies():
         bt.check_lookahead("BTCUSDT", "event", "syn", "f")
 
 
-# ---- the sweep: a batch pair nobody observes, traded straight from its table ------------------------------------
+# ---- the sweep: a pair nobody observes, traded without the notices in between ------------------------------------
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tables(), st.sampled_from([4, 60, 100_000]))
 def test_property_the_sweep_equals_the_general_loop(monkeypatch, geometry, now_minute):
-    """Same results, statistics, schedule and milestone reports with and without ``modes/sweep.py``, for tables
-    that mix market and limit entries (handed to the general loop and back) and data ending mid-position."""
+    """Same results, statistics, schedule and milestone reports with and without ``modes/sweep.py``, in both
+    forms, for tables that mix entries at once and limit entries (handed to the general loop and back),
+    invalid rows, and data ending mid-position."""
     from btk_core.modes import backtest as loop
     bt.reset_all()
     interval, frame_interval, rows = geometry
     add_synthetic_exchange("syn")
     bt.add_frame(frame_name="f", interval=frame_interval, start_date=DAY, end_date=DAY + 6 * 60 * M)
     clock.set_clock(lambda: DAY + now_minute * 60 * M)
+    first_close = float(synthetic_candles("BTCUSDT", DAY // M, 1)[4][0])  # answers around it mostly trade
 
-    def get_signals(symbol, candles):  # around the first close, so that most rows are valid and trade
-        found = {t: answer_at(rows, t, float(candles.close[0])) for t in rows}
+    def get_signals(symbol, candles):
+        found = {t: answer_at(rows, t, first_close) for t in rows}
         return pd.DataFrame.from_dict({t: a for t, a in found.items() if a}, orient="index",
                                       columns=["position", "price_open", "price_take_profit", "price_stop_loss",
                                                "minute_estimated_time", "id"])
 
+    def get_signal(symbol, when):  # the row of the last closed candle of the interval, as the batch form reads it
+        ms = int(when.timestamp() * 1000)
+        return answer_at(rows, ms - ms % INTERVALS[interval], first_close)
+
     bt.add_strategy(strategy_name="batch", interval=interval, get_signals=get_signals, lookback=1)
+    bt.add_strategy(strategy_name="event", interval=interval, get_signal=get_signal)
     swept = []
     original = loop.sweep
 
@@ -341,22 +349,23 @@ def test_property_the_sweep_equals_the_general_loop(monkeypatch, geometry, now_m
         swept.append(1)
         return (yield from original(lane, run))
 
-    def outcome():
-        results = trades(bt.Backtest.run("BTCUSDT", strategy_name="batch", exchange_name="syn", frame_name="f"))
-        partial = bt.Partial.get_data("BTCUSDT", "batch")
-        return (results, bt.Backtest.get_data("BTCUSDT", "batch"), bt.Schedule.get_data("BTCUSDT", "batch"),
+    def outcome(name):
+        results = trades(bt.Backtest.run("BTCUSDT", strategy_name=name, exchange_name="syn", frame_name="f"))
+        partial = bt.Partial.get_data("BTCUSDT", name)
+        statistics = bt.Backtest.get_data("BTCUSDT", name)
+        return (results, [(r.signal.id, r.pnl) for r in statistics.signal_list], statistics.total_signals,
+                bt.Schedule.get_data("BTCUSDT", name).total_scheduled,
                 [(e.level, e.timestamp, e.current_price, e.kind, e.signal.id) for e in partial.event_list],
                 partial.total_events)
 
     try:
         with monkeypatch.context() as patch:  # undone before Hypothesis's next example
             patch.setattr(loop, "sweep", counted)
-            fast = outcome()
-            patch.setattr(loop, "can_sweep", lambda lane, run: False)
-            general = outcome()
+            fast = [outcome(name) for name in ("batch", "event")]
+            patch.setattr(loop, "can_sweep", lambda run: False)
+            general = [outcome(name) for name in ("batch", "event")]
     finally:
         clock.set_clock()
     assert fast == general
-    from btk_core.batch import chain_period
-    assert swept or not rows or chain_period(INTERVALS[interval], INTERVALS[frame_interval]) is None
-
+    assert fast[0] == fast[1]
+    assert len(swept) >= 2
