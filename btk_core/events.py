@@ -22,6 +22,16 @@ Listener = Callable[[Any], Any]
 Unsubscribe = Callable[[], None]
 
 
+#: Changes whenever any topic gains or loses a listener: a loop that skips work nobody observes re-checks the
+#: listeners only when it moved (``modes/sweep.py``).
+generation = 0
+
+
+def _changed() -> None:
+    global generation
+    generation += 1
+
+
 class Topic:
     """One event stream with its subscribers."""
 
@@ -39,6 +49,7 @@ class Topic:
         entry = _Entry(fn)
         with self._lock:
             self.listeners = self.listeners + (entry,)
+            _changed()
         return lambda: self._remove(entry)
 
     def listen_once(self, filter_fn: Callable[[Any], bool], fn: Listener) -> Unsubscribe:
@@ -61,6 +72,7 @@ class Topic:
     def _remove(self, entry: _Entry) -> None:
         with self._lock:
             self.listeners = tuple(e for e in self.listeners if e is not entry)
+            _changed()
 
     def emit(self, event: Any) -> None:
         """Deliver ``event`` to every listener in subscription order, guarding each call."""
@@ -73,6 +85,7 @@ class Topic:
     def clear(self) -> None:
         with self._lock:
             self.listeners = ()
+            _changed()
 
 
 class _Entry:

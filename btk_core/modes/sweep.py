@@ -87,9 +87,16 @@ def sweep(lane: Lane, run: Run) -> Generator[ClosedResult, None, tuple[int, int]
     ``HELD``, or None when the frame is done."""
     m = lane.machine
     start, step, total = run.start, run.step, run.total
+    if _observed(m):
+        return _hand_over(lane, run)
+    seen = events.generation  # listeners are checked again only when somebody (un)subscribed
     while True:
-        if run.dirty or m.holds or _observed(m):  # a held row: a retry of the general loop's plan (SPEC §7.5)
+        if run.dirty or m.holds or m.stopped:  # a held row: a retry of the general loop's plan (SPEC §7.5)
             return _hand_over(lane, run)
+        if events.generation != seen:
+            if _observed(m):
+                return _hand_over(lane, run)
+            seen = events.generation
         i, due_at = lane.i, m.next_due()
         if due_at is not None and due_at > start + i * step:
             i = -(-(due_at - start) // step)
@@ -106,7 +113,8 @@ def sweep(lane: Lane, run: Run) -> Generator[ClosedResult, None, tuple[int, int]
             lane.i = i + 1
             continue
         row, price = found
-        close = None if row.is_scheduled or _observed(m) else _candles(lane, run).close_of(m, row)
+        observed = events.generation != seen and _observed(m)  # get_signal may have subscribed a listener
+        close = None if row.is_scheduled or observed else _candles(lane, run).close_of(m, row)
         if close is None:
             m.take(row, price, when)
             return HELD

@@ -369,3 +369,30 @@ def test_property_the_sweep_equals_the_general_loop(monkeypatch, geometry, now_m
     assert fast == general
     assert fast[0] == fast[1]
     assert len(swept) >= 2
+
+
+def test_a_listener_subscribed_by_get_signal_sees_every_result_from_then_on():
+    """The sweep skips notices only while nobody listens: a strategy that subscribes mid-run gets exactly what
+    a listener subscribed before the run sees from that time on."""
+    both_ways(hours=12)
+    inner = event_form("5m")
+    switch_at = DAY + 6 * 60 * M
+    seen: dict[str, list] = {"late": [], "early": []}
+    subscribed = []
+
+    def late(symbol, when):
+        if not subscribed and when.timestamp() * 1000 >= switch_at:
+            subscribed.append(bt.listen_signal_backtest(lambda r: seen["late"].append((r.action, r.timestamp))))
+        return inner(symbol, when)
+
+    bt.add_strategy(strategy_name="late", interval="5m", get_signal=late)
+    late_results = trades(bt.Backtest.run("BTCUSDT", strategy_name="late", exchange_name="syn", frame_name="f"))
+    subscribed[0]()
+    unsubscribe = bt.listen_signal_backtest(lambda r: seen["early"].append((r.action, r.timestamp)))
+    early_results = trades(bt.Backtest.run("BTCUSDT", strategy_name="event", exchange_name="syn", frame_name="f"))
+    unsubscribe()
+    assert late_results == early_results
+    from_switch = [e for e in seen["early"] if e[1] >= switch_at]
+    # everything from the subscribing call on (a close delivered at that step before the call is not seen)
+    assert seen["late"] == seen["early"][-len(seen["late"]):] and len(seen["late"]) >= len(from_switch) - 1
+    assert {"opened", "closed"} <= {a for a, _ in seen["late"]}
