@@ -87,9 +87,9 @@ def test_performance_report(fake_clock):
     log.origin = (0, 0.0)  # perf_counter 0 s is wall 0 ms: the readings below are wall seconds
     for k, d in enumerate([5, 1, 9, 3, 7, 2, 8, 4, 6, 10]):
         stamp = float(k + 1)
-        log.append((stamp, previous, "backtest_timeframe", float(d), "ex"))
+        log.record(stamp, previous, "backtest_timeframe", float(d), "ex")
         previous = stamp
-    log.append((20.0, previous, "backtest_total", 60.0, "ex"))
+    log.record(20.0, previous, "backtest_total", 60.0, "ex")
     stats = bt.Performance.get_data("BTC", "trend")
     m = stats.metric_stats["backtest_timeframe"]
     assert (m.avg_duration, m.std_dev, m.median, m.p95, m.p99) == (5.5, 3.0276503540974917, 5, 10, 10)
