@@ -11,6 +11,7 @@ import threading
 from array import array
 from collections import deque
 from collections.abc import Callable, Hashable
+from itertools import repeat
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -115,6 +116,23 @@ class TimingLog:
         durations.append(duration)
         codes.append(code)  # last: a reader counts an entry once its code is there
         self.seen += 1
+        if len(codes) >= self._trim_at:
+            self._cols = tuple(col[-self.limit:] for col in self._cols)  # type: ignore[assignment]
+
+    def record_many(self, ends: list[float], previous: float | None, metric_type: str, durations: list[float],
+                    exchange: str) -> None:
+        """``record`` for consecutive timings of one metric, each chained to the one before (``previous`` is the
+        first one's)."""
+        if not ends:
+            return
+        code = self._code(metric_type, exchange)
+        cols_ends, previous_ends, cols_durations, codes = self._cols
+        cols_ends.extend(ends)
+        previous_ends.append(_NAN if previous is None else previous)
+        previous_ends.extend(ends[:-1])
+        cols_durations.extend(durations)
+        codes.extend(repeat(code, len(ends)))
+        self.seen += len(ends)
         if len(codes) >= self._trim_at:
             self._cols = tuple(col[-self.limit:] for col in self._cols)  # type: ignore[assignment]
 

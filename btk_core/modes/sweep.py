@@ -86,12 +86,23 @@ def sweep(lane: Lane, run: Run) -> Generator[ClosedResult, None, tuple[int, int]
     """Trade the lane from its frame position; returns its next event: a step handed to the general loop,
     ``HELD``, or None when the frame is done."""
     m = lane.machine
-    start, step, total = run.start, run.step, run.total
-    if _observed(m):
+    if m.holds or _observed(m):  # a held row: the general loop retries its plan (SPEC §7.5)
         return _hand_over(lane, run)
+    ends: list[float] = []  # the timings of the steps without a signal, recorded in one go
+    durations: list[float] = []
+    try:
+        return (yield from _trade(lane, run, ends, durations))
+    finally:
+        lane.perf.emit_steps("backtest_timeframe", ends, durations)
+
+
+def _trade(lane: Lane, run: Run, ends: list[float],
+           durations: list[float]) -> Generator[ClosedResult, None, tuple[int, int] | None]:
+    m = lane.machine
+    start, step, total = run.start, run.step, run.total
     seen = events.generation  # listeners are checked again only when somebody (un)subscribed
     while True:
-        if run.dirty or m.holds or m.stopped:  # a held row: a retry of the general loop's plan (SPEC §7.5)
+        if run.dirty or m.stopped:
             return _hand_over(lane, run)
         if events.generation != seen:
             if _observed(m):
@@ -109,7 +120,9 @@ def sweep(lane: Lane, run: Run) -> Generator[ClosedResult, None, tuple[int, int]
         lane.started = time.perf_counter()
         found = m.ask_row(when)
         if found is None:
-            lane.perf.emit("backtest_timeframe", lane.started)
+            end = time.perf_counter()
+            ends.append(end)
+            durations.append((end - lane.started) * 1000)
             lane.i = i + 1
             continue
         row, price = found
@@ -124,6 +137,9 @@ def sweep(lane: Lane, run: Run) -> Generator[ClosedResult, None, tuple[int, int]
         result = m.closed_result(row, close_price, close_at, reason)
         m.record(result)
         yield result
+        lane.perf.emit_steps("backtest_timeframe", ends, durations)  # the steps before it, in their order
+        ends.clear()
+        durations.clear()
         lane.perf.emit("backtest_signal", lane.started)
         lane.i = max(i, -(-(close_at - start) // step))
 
