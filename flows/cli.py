@@ -136,8 +136,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _progress_bar(walker: bool = False):
-    """A rich progress bar with one row per pair (backtests, fed by ``listen_backtest_progress``) or per
-    symbol (walkers, fed by ``listen_walker_progress``); returns (progress, unsubscribe)."""
+    """A rich progress bar with one row per pair (backtests: ``Backtest.progress()`` polled five times a second,
+    so the runs stay unobserved and fast; a pair that has finished shows complete) or per symbol (walkers, fed
+    by ``listen_walker_progress``); returns (progress, stop)."""
+    import threading
+
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     import btk_core as bt
@@ -150,6 +153,19 @@ def _progress_bar(walker: bool = False):
             rows[key] = progress.add_task(f"{event.strategy_name} {event.symbol}", total=max(1, event.total_frames))
         progress.update(rows[key], completed=event.processed_frames)
 
+    def poll(done: threading.Event) -> None:
+        while True:
+            stopping = done.wait(0.2)
+            running = bt.Backtest.progress()
+            for event in running:
+                on_backtest(event)
+            still = {(e.symbol, e.strategy_name) for e in running}
+            for key, task in rows.items():
+                if key not in still:
+                    progress.update(task, completed=progress.tasks[task].total)
+            if stopping:
+                return
+
     def on_walker(event) -> None:
         key = (event.symbol, event.walker_name)
         if key not in rows:
@@ -157,7 +173,16 @@ def _progress_bar(walker: bool = False):
                                           total=max(1, event.total_strategies))
         progress.update(rows[key], completed=event.processed_strategies)
 
-    return progress, (bt.listen_walker_progress(on_walker) if walker else bt.listen_backtest_progress(on_backtest))
+    if walker:
+        return progress, bt.listen_walker_progress(on_walker)
+    done = threading.Event()
+    poller = threading.Thread(target=poll, args=(done,), name="btk-progress", daemon=True)
+    poller.start()
+
+    def stop() -> None:
+        done.set()
+        poller.join()
+    return progress, stop
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -456,5 +456,18 @@ class BacktestApi(PairModeApi):
     def list(self) -> list[RunStatus]:
         return self._runs.listing()
 
+    def progress(self) -> tuple[BacktestProgress, ...]:
+        """How far each running pair is, read without listening: a ``listen_backtest_progress`` listener sees
+        every step (SPEC §7.6), so the run can skip none of them; a progress bar that polls this a few times a
+        second leaves the run as fast as an unobserved one."""
+        out = []
+        for run in list(dict.fromkeys(list(self._active.values()))):
+            for lane in run.lanes:
+                if not lane.finished:
+                    m, done = lane.machine, min(lane.i, run.total)
+                    out.append(BacktestProgress(m.exchange_name, m.strategy_name, m.symbol, run.total, done,
+                                                done / run.total if run.total else 1.0))
+        return tuple(out)
+
 
 Backtest = BacktestApi()

@@ -396,3 +396,27 @@ def test_a_listener_subscribed_by_get_signal_sees_every_result_from_then_on():
     # everything from the subscribing call on (a close delivered at that step before the call is not seen)
     assert seen["late"] == seen["early"][-len(seen["late"]):] and len(seen["late"]) >= len(from_switch) - 1
     assert {"opened", "closed"} <= {a for a, _ in seen["late"]}
+
+
+def test_progress_can_be_read_without_listening(monkeypatch):
+    """``Backtest.progress()`` says how far a running pair is (what a progress bar polls), and reading it leaves
+    the run unobserved: its trades still come from the sweep."""
+    from btk_core.pair_machine import PairMachine
+    both_ways(hours=6)
+    inner = event_form("5m")
+    seen = []
+
+    def reading(symbol, when):
+        seen.append(((int(when.timestamp() * 1000) - DAY) // M, bt.Backtest.progress()))
+        return inner(symbol, when)
+
+    bt.add_strategy(strategy_name="reading", interval="5m", get_signal=reading)
+    swept = []
+    original = PairMachine.record
+    monkeypatch.setattr(PairMachine, "record", lambda self, result: (swept.append(result), original(self, result)))
+    results = list(bt.Backtest.run("BTCUSDT", strategy_name="reading", exchange_name="syn", frame_name="f"))
+    assert swept and len(swept) == len([r for r in results if r.signal.pending_at == r.signal.scheduled_at])
+    for minute, (progress,) in seen:  # one running pair, at the frame step being asked (a 1m frame of 361 steps)
+        assert (progress.symbol, progress.strategy_name, progress.total_frames) == ("BTCUSDT", "reading", 361)
+        assert progress.processed_frames == minute and progress.progress == minute / 361
+    assert bt.Backtest.progress() == ()
