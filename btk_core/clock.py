@@ -16,14 +16,19 @@ def _system_now_ms(_time_ns: Callable[[], int] = time.time_ns) -> int:
 
 #: Current time in ms according to the installed clock (rebound by ``set_clock``; call it as ``clock.now()``).
 now: Callable[[], int] = _system_now_ms
+#: Seconds for measuring how long something took: ``time.perf_counter`` on the system clock (a wall-clock step
+#: cannot distort it, and it is a plain C call for code that times every step); the installed clock otherwise,
+#: so tests that fake time fake durations too.
+seconds: Callable[[], float] = time.perf_counter
 _sleep: Callable[[float], None] = time.sleep
 
 
 def set_clock(now_ms: Callable[[], int] | None = None,
               sleep: Callable[[float], None] | None = None) -> None:
     """Install a clock (``now_ms() -> int``) and a sleeper (``sleep(seconds)``); ``None`` restores the system one."""
-    global now, _sleep
+    global now, _sleep, seconds
     now = now_ms or _system_now_ms
+    seconds = time.perf_counter if now_ms is None else (lambda: now_ms() / 1000)
     _sleep = sleep or time.sleep
 
 
