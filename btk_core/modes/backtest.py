@@ -79,15 +79,12 @@ def _span(machine: PairMachine, start: int, end: int) -> Span:
     them (``None`` / empty when unreadable)."""
     store, symbol = machine.store, machine.symbol
     every = max(1, (end - start) // MINUTE_MS // BENCHMARK_POINTS)
-    sample: list[tuple[int, float]] = []
-    offset = 0  # where the next sampled candle lies in the next block
     try:
-        for ts, _o, _h, _l, close, _v in store.iter_window(symbol, "1m", start, end):
-            sample.extend(zip(ts[offset::every].tolist(), close[offset::every].tolist()))
-            offset = (offset - len(ts)) % every
+        ts, _o, _h, _l, close, _v = store.window(symbol, "1m", start, end)  # a view of the prefetched blocks
         last_candles = store.last_closed(symbol, "1m", 1, end)
     except CandleDataError:
         return Span(start, end)
+    sample = list(zip(ts[::every].tolist(), close[::every].tolist()))
     first = sample[0][1] if sample else None
     last = float(last_candles.close[-1]) if len(last_candles) else None
     if last is not None and (not sample or sample[-1][0] != int(last_candles.timestamp[-1])):
