@@ -363,6 +363,18 @@ class CandleStore:
             if i1 > i0:
                 yield blk, i0, i1
 
+    def loaded_until(self, symbol: str, interval: str, t_from: int, t_to: int) -> int:
+        """How far from ``t_from`` (up to ``t_to``) the blocks are loaded and final: a window up to there reads
+        nothing from the source."""
+        span = self.block_size * CANDLE_INTERVAL_MS[interval]
+        k = t_from // span
+        while k * span < t_to:
+            blk = self._blocks.get((symbol, interval, k))
+            if blk is None or not blk.final:
+                return max(t_from, k * span)
+            k += 1
+        return t_to
+
     def window(self, symbol: str, interval: str, t_from: int, t_to: int) -> Columns:
         """Columns of the candles with ``t_from <= timestamp < t_to``: views when one block suffices or the
         blocks are consecutive slices of one prefetch, else a read-only copy."""

@@ -50,15 +50,14 @@ def _observed(m: PairMachine) -> bool:
 
 
 class _Candles:
-    """The run's 1m timestamps, highs and lows up to ``loaded_to`` (one view over the prefetched blocks)."""
+    """The run's 1m timestamps, highs and lows up to ``loaded_to``: the blocks its prefetch loaded, one view. The
+    sweep never reads the source itself: a position that needs more goes to the general loop, which reads (and
+    retries, and reports) as usual."""
 
     def __init__(self, m: PairMachine, run: Run) -> None:
-        self.loaded_to = min(clock.now(), run.start + run.total * run.step
-                             + m.cfg.CC_MAX_SIGNAL_LIFETIME_MINUTES * MINUTE_MS)
-        try:
-            self.ts, _o, self.high, self.low, _c, _v = m.store.window(m.symbol, "1m", run.start, self.loaded_to)
-        except CandleDataError:
-            self.loaded_to = run.start  # resolves nothing: every position goes to the general loop
+        wanted = min(clock.now(), run.start + run.total * run.step + m.cfg.CC_MAX_SIGNAL_LIFETIME_MINUTES * MINUTE_MS)
+        self.loaded_to = m.store.loaded_until(m.symbol, "1m", run.start, wanted)
+        self.ts, _o, self.high, self.low, _c, _v = m.store.window(m.symbol, "1m", run.start, self.loaded_to)
 
     def close_of(self, m: PairMachine, row: SignalRow) -> tuple[int, CloseReason, float, int] | None:
         """How the position ``row`` (just opened) closes: ``(time, reason, price, end of the candles it lived
@@ -145,8 +144,7 @@ def _trade(lane: Lane, run: Run, ends: list[float],
 
 
 def _candles(lane: Lane, run: Run) -> _Candles:
-    """The lane's candles, read when its first position needs them (a failed read leaves it to the general loop,
-    which retries and reports it)."""
+    """The lane's candles, taken when its first position needs them."""
     if lane.candles is None:
         lane.candles = _Candles(lane.machine, run)
     return lane.candles

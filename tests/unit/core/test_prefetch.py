@@ -117,3 +117,46 @@ def test_windows_over_prefetched_blocks_are_views_equal_to_lazy_windows(interval
             assert not p.flags.writeable
     view = eager.window("BTCUSDT", interval, *clean)
     assert len(view[0]) and view[0].base is not None  # consecutive prefetched blocks: a slice, not a copy
+
+
+def test_the_sweep_reads_nothing_the_general_loop_would_not(errors, monkeypatch):
+    """A source that fails for one block: the sweep (a pair alone and unobserved) resolves positions only over
+    the blocks the prefetch loaded and leaves the rest to the general loop, so the source is asked exactly as
+    often, and the results and errors are the same, as without the sweep."""
+    from btk_core.modes import backtest as loop
+    cols = messy_candles()
+    bt.set_config(CC_CANDLE_BLOCK_SIZE=100, CC_GET_CANDLES_RETRY_DELAY_MS=0)
+    broken = (int(cols[0][0]) // 6_000_000 + 12) * 6_000_000  # one block of 100 minutes, inside the frame
+    cols[1][int(np.searchsorted(cols[0], broken + 50 * 60_000))] = np.nan  # the prefetch leaves it to the block path
+    calls = []
+
+    def get_candles(symbol, interval, since, limit):
+        calls.append((interval, since, limit))
+        if since == broken:  # ... where reading it fails
+            raise ConnectionError("that block is gone")
+        i0 = int(np.searchsorted(cols[0], since))
+        return [list(row) for row in zip(*(col[i0:i0 + limit].tolist() for col in cols))]
+
+    bt.add_exchange(exchange_name="x", get_candles=get_candles)
+    start = int(cols[0][0]) + 30 * 60_000
+    bt.add_frame(frame_name="f", interval="1m", start_date=start, end_date=start + 45 * 60 * 60_000)
+
+    def signal(symbol, when):
+        price = bt.get_average_price(symbol)
+        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
+                "minute_estimated_time": 30}
+
+    bt.add_strategy(strategy_name="s", interval="15m", get_signal=signal)
+
+    def run():
+        calls.clear()
+        errors.clear()
+        results = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
+                   for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name="x", frame_name="f")]
+        return results, sorted(f"{type(e).__name__}: {e}" for e in errors), sorted(calls)
+
+    swept = run()
+    monkeypatch.setattr(loop, "can_sweep", lambda run: False)
+    general = run()
+    assert len(swept[0]) > 20 and any("that block is gone" in e for e in swept[1])
+    assert swept == general
