@@ -31,19 +31,27 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 
 
 def bench_reference(data: dict, repeats: int) -> None:
+    """The reference strategy in both forms, unobserved (what a flow or ``btk backtest`` runs) and with a
+    progress listener (which makes every step observed: the general loop instead of the sweep)."""
     registry.clear_registry()
     reference_strategy.register(data)
     for strategy in ("sma", "sma-batch"):
-        def run(strategy: str = strategy) -> list:
-            return list(bt.Backtest.run("BENCH", strategy_name=strategy, exchange_name="bench", frame_name="bench"))
+        for observed in (False, True):
+            def run(strategy: str = strategy) -> list:
+                return list(bt.Backtest.run("BENCH", strategy_name=strategy, exchange_name="bench",
+                                            frame_name="bench"))
 
-        seconds, trades = timed(run, repeats)
-        growth = 1.0
-        for t in trades:
-            growth *= 1 + t.pnl.pnl_percentage / 100
-        n = len(data["close"])
-        print(f"{strategy:<10} candles={n:>9,}  trades={len(trades):>5}  total_return={100 * (growth - 1):+.2f}%  "
-              f"median={seconds:.3f}s  candles/s={n / seconds:,.0f}")
+            unsubscribe = bt.listen_backtest_progress(lambda event: None) if observed else None
+            seconds, trades = timed(run, repeats)
+            if unsubscribe is not None:
+                unsubscribe()
+            growth = 1.0
+            for t in trades:
+                growth *= 1 + t.pnl.pnl_percentage / 100
+            n = len(data["close"])
+            name = strategy + (" +listener" if observed else "")
+            print(f"{name:<20} candles={n:>9,}  trades={len(trades):>5}  total_return={100 * (growth - 1):+.2f}%  "
+                  f"median={seconds:.3f}s  candles/s={n / seconds:,.0f}")
 
 
 def bench_overhead(data: dict, repeats: int) -> None:
@@ -65,7 +73,7 @@ def bench_overhead(data: dict, repeats: int) -> None:
             pass
 
     seconds, _ = timed(run, repeats)
-    print(f"overhead   calls={calls[0]:>9,}  median={seconds:.3f}s  per_call={seconds / calls[0] * 1e6:.2f}us")
+    print(f"{'overhead':<20} calls={calls[0]:>9,}  median={seconds:.3f}s  per_call={seconds / calls[0] * 1e6:.2f}us")
 
 
 def main() -> None:
