@@ -99,6 +99,8 @@ def _trade(lane: Lane, run: Run, ends: list[float],
            durations: list[float]) -> Generator[ClosedResult, None, tuple[int, int] | None]:
     m = lane.machine
     start, step, total = run.start, run.step, run.total
+    ask_row, next_due, counter = m.ask_row, m.next_due, time.perf_counter  # this loop runs once per step
+    batch = m.table is not None
     seen = events.generation  # listeners are checked again only when somebody (un)subscribed
     while True:
         if run.dirty or m.stopped:
@@ -107,23 +109,24 @@ def _trade(lane: Lane, run: Run, ends: list[float],
             if _observed(m):
                 return _hand_over(lane, run)
             seen = events.generation
-        i, due_at = lane.i, m.next_due()
+        i, due_at = lane.i, next_due()
         if due_at is not None and due_at > start + i * step:
             i = -(-(due_at - start) // step)
-        if m.table is not None and i < total:
+        if batch and i < total:
             i = next_batch_index(m, i, run)
         lane.i = i
         if i >= total:
             return None
         when = start + i * step
-        lane.started = time.perf_counter()
-        found = m.ask_row(when)
+        started = counter()
+        found = ask_row(when)
         if found is None:
-            end = time.perf_counter()
+            end = counter()
             ends.append(end)
-            durations.append((end - lane.started) * 1000)
+            durations.append((end - started) * 1000)
             lane.i = i + 1
             continue
+        lane.started = started
         row, price = found
         observed = events.generation != seen and _observed(m)  # get_signal may have subscribed a listener
         close = None if row.is_scheduled or observed else _candles(lane, run).close_of(m, row)
