@@ -35,6 +35,27 @@ def register(name, cols, calls, page=None):
     bt.add_exchange(exchange_name=name, get_candles=get_candles)
 
 
+def frame_and_strategy(cols):
+    """Frame ``f`` over 45 hours of ``cols`` and strategy ``s``: a long every 15 minutes, TP/SL +-0.6 %, 30 min."""
+    start = int(cols[0][0]) + 30 * 60_000
+    bt.add_frame(frame_name="f", interval="1m", start_date=start, end_date=start + 45 * 60 * 60_000)
+
+    def signal(symbol, when):
+        price = bt.get_average_price(symbol)
+        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
+                "minute_estimated_time": 30}
+
+    bt.add_strategy(strategy_name="s", interval="15m", get_signal=signal)
+
+
+def run_s(errors):
+    """Backtest ``s`` on exchange ``x``: its results and the errors it emitted."""
+    errors.clear()
+    results = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
+               for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name="x", frame_name="f")]
+    return results, sorted(f"{type(e).__name__}: {e}" for e in errors)
+
+
 @pytest.mark.parametrize("block_size,group,page", [(50, 64, None), (50, 3, None), (250, 64, 333), (1000, 64, None)])
 def test_prefetched_blocks_and_prices_equal_lazy_ones(block_size, group, page, errors, monkeypatch):
     monkeypatch.setattr("btk_core.candle_store.PREFETCH_GROUP", group)  # 3: many group edges
@@ -73,25 +94,10 @@ def test_a_backtest_gives_the_same_results_with_and_without_prefetch(errors, mon
     cols = messy_candles()
     bt.set_config(CC_CANDLE_BLOCK_SIZE=100, CC_GET_CANDLES_RETRY_DELAY_MS=0)
     register("x", cols, [])
-    start = int(cols[0][0]) + 30 * 60_000
-    bt.add_frame(frame_name="f", interval="1m", start_date=start, end_date=start + 45 * 60 * 60_000)
-
-    def signal(symbol, when):
-        price = bt.get_average_price(symbol)
-        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
-                "minute_estimated_time": 30}
-
-    bt.add_strategy(strategy_name="s", interval="15m", get_signal=signal)
-
-    def run():
-        errors.clear()
-        results = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
-                   for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name="x", frame_name="f")]
-        return results, sorted(f"{type(e).__name__}: {e}" for e in errors)
-
-    eager = run()
+    frame_and_strategy(cols)
+    eager = run_s(errors)
     monkeypatch.setattr(CandleStore, "prefetch", lambda self, *args: None)
-    lazy = run()
+    lazy = run_s(errors)
     assert len(eager[0]) > 20 and any("CandleDefectError" in e for e in eager[1])
     assert eager == lazy
 
@@ -138,22 +144,11 @@ def test_the_sweep_reads_nothing_the_general_loop_would_not(errors, monkeypatch)
         return [list(row) for row in zip(*(col[i0:i0 + limit].tolist() for col in cols))]
 
     bt.add_exchange(exchange_name="x", get_candles=get_candles)
-    start = int(cols[0][0]) + 30 * 60_000
-    bt.add_frame(frame_name="f", interval="1m", start_date=start, end_date=start + 45 * 60 * 60_000)
-
-    def signal(symbol, when):
-        price = bt.get_average_price(symbol)
-        return {"position": "long", "price_take_profit": price * 1.006, "price_stop_loss": price * 0.994,
-                "minute_estimated_time": 30}
-
-    bt.add_strategy(strategy_name="s", interval="15m", get_signal=signal)
+    frame_and_strategy(cols)
 
     def run():
         calls.clear()
-        errors.clear()
-        results = [(r.signal.pending_at, r.close_reason, r.close_timestamp, r.current_price)
-                   for r in bt.Backtest.run("BTCUSDT", strategy_name="s", exchange_name="x", frame_name="f")]
-        return results, sorted(f"{type(e).__name__}: {e}" for e in errors), sorted(calls)
+        return (*run_s(errors), sorted(calls))
 
     swept = run()
     monkeypatch.setattr(loop, "can_sweep", lambda run: False)
